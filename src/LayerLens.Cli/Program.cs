@@ -1,0 +1,3 @@
+using LayerLens.Cli;
+
+return CliApp.Run(args);

@@ -1,0 +1,449 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LayerLens.Models.Engine;
+
+/// <summary>Called with each tapped layer as soon as it is computed; the tensor is valid only during the call
+/// unless the run keeps taps.</summary>
+public delegate void TapSink(LayerInfo layer, Tensor activation);
+
+/// <summary>Options of one forward pass.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Layer names to tap (see <see cref="LayerSelector"/> to choose them).</summary>
+    public IReadOnlyCollection<string> Taps { get; init; } = Array.Empty<string>();
+    /// <summary>Record the autograd graph so gradients reach the inputs and every tapped activation.</summary>
+    public bool Grad { get; init; }
+    /// <summary>Return tapped activations in <see cref="ForwardResult.Taps"/>; false frees each after <see cref="OnTap"/>.</summary>
+    public bool KeepTaps { get; init; } = true;
+    /// <summary>Streaming consumer of tapped layers (reduce and store without holding all layers).</summary>
+    public TapSink? OnTap { get; init; }
+    /// <summary>Reject inputs with NaN or infinite values.</summary>
+    public bool CheckFinite { get; init; } = true;
+}
+
+/// <summary>Outputs and tapped activations of one forward pass; disposing it frees them all.</summary>
+public sealed class ForwardResult : IDisposable
+{
+    internal ForwardResult(Dictionary<string, Tensor> outputs, Dictionary<string, Tensor> taps)
+    {
+        Outputs = outputs;
+        Taps = taps;
+    }
+
+    /// <summary>Graph outputs by name, in the model's declared order.</summary>
+    public IReadOnlyDictionary<string, Tensor> Outputs { get; }
+    /// <summary>Tapped activations by layer name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Taps { get; }
+
+    public void Dispose()
+    {
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var t in Outputs.Values.Concat(Taps.Values))
+            if (seen.Add(t)) t.Dispose();
+    }
+}
+
+/// <summary>
+/// A model as a graph of compiled nodes, run eagerly with libtorch. Any node output can be tapped in the same
+/// forward pass, and with <see cref="RunOptions.Grad"/> the pass is differentiable to inputs, taps and weights.
+/// Importers (ONNX, TensorFlow.js) build it; nothing downstream depends on the file format.
+/// </summary>
+public sealed class ModelGraph : IDisposable
+{
+    readonly Dictionary<string, Tensor> _constants;
+    GraphNode[] _nodes;
+    readonly HashSet<GraphNode> _shapeNodes = new(ReferenceEqualityComparer.Instance);
+    readonly Dictionary<string, LayerInfo> _layerByName = new(StringComparer.Ordinal);
+    readonly Dictionary<GraphNode, int> _nodeIndex = new(ReferenceEqualityComparer.Instance);
+    List<LayerInfo> _layers = new();
+    bool _disposed;
+
+    public ModelGraph(
+        string name,
+        string format,
+        IReadOnlyList<GraphInputInfo> inputs,
+        IReadOnlyList<string> outputs,
+        IReadOnlyDictionary<string, Tensor> constants,
+        IReadOnlyList<GraphNode> nodes,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Name = name;
+        Format = format;
+        Inputs = inputs.ToArray();
+        OutputNames = outputs.ToArray();
+        _constants = new Dictionary<string, Tensor>(constants, StringComparer.Ordinal);
+        Metadata = metadata ?? new Dictionary<string, string>();
+        _nodes = TopologicalOrder(nodes, Inputs.Select(i => i.Name).Concat(_constants.Keys));
+        FoldConstants();
+        ClassifyAndIndex();
+    }
+
+    public string Name { get; }
+    /// <summary>"onnx" or "tfjs".</summary>
+    public string Format { get; }
+    public IReadOnlyList<GraphInputInfo> Inputs { get; }
+    public IReadOnlyList<string> OutputNames { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    public IReadOnlyList<GraphNode> Nodes => _nodes;
+    /// <summary>Initializers and folded constants, by value name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Constants => _constants;
+    public ComputeDevice Device { get; private set; } = ComputeDevice.Cpu;
+
+    /// <summary>Every tappable layer in execution order (shape computations and constants are not layers).</summary>
+    public IReadOnlyList<LayerInfo> Layers => _layers;
+
+    public LayerInfo Layer(string name) =>
+        _layerByName.TryGetValue(name, out var l) ? l
+            : throw new LayerLensException($"model '{Name}' has no layer named '{name}'", ErrorKind.BadInput);
+
+    public bool HasLayer(string name) => _layerByName.ContainsKey(name);
+
+    /// <summary>Trainable tensors: floating-point constants read by layer nodes (weights, biases, norms).</summary>
+    public IReadOnlyDictionary<string, Tensor> Parameters =>
+        _constants.Where(kv => kv.Value.is_floating_point() && IsReadByLayer(kv.Key))
+                  .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
+    /// <summary>Moves all constants to <paramref name="device"/>.</summary>
+    public void To(ComputeDevice device)
+    {
+        var d = device.ToTorch();
+        foreach (var key in _constants.Keys.ToList())
+        {
+            var t = _constants[key];
+            if (t.device.type == d.type && t.device.index == d.index) continue;
+            _constants[key] = t.to(d);
+            t.Dispose();
+        }
+        Device = device;
+    }
+
+    /// <summary>Replaces a constant (e.g. a fine-tuned weight); shape and dtype must match.</summary>
+    public void SetConstant(string name, Tensor value)
+    {
+        if (!_constants.TryGetValue(name, out var old))
+            throw new LayerLensException($"model '{Name}' has no constant named '{name}'", ErrorKind.BadInput);
+        if (!old.shape.SequenceEqual(value.shape) || old.dtype != value.dtype)
+            throw new LayerLensException($"constant '{name}': new value has shape [{string.Join(",", value.shape)}] {value.dtype}, expected [{string.Join(",", old.shape)}] {old.dtype}", ErrorKind.BadInput);
+        _constants[name] = value;
+        old.Dispose();
+    }
+
+    /// <summary>Runs one batch with a single input (models with one input).</summary>
+    public ForwardResult Run(Tensor input, RunOptions? options = null)
+    {
+        if (Inputs.Count != 1)
+            throw new LayerLensException($"model '{Name}' has {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}); give each by name", ErrorKind.Usage);
+        return Run(new Dictionary<string, Tensor> { [Inputs[0].Name] = input }, options);
+    }
+
+    /// <summary>
+    /// Runs one batch. Every node runs once; tapped layers are returned (or streamed to
+    /// <see cref="RunOptions.OnTap"/>) from the same pass, and intermediates are freed after their last use.
+    /// </summary>
+    public ForwardResult Run(IReadOnlyDictionary<string, Tensor> inputs, RunOptions? options = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        options ??= new RunOptions();
+        ValidateInputs(inputs, options.CheckFinite);
+        var taps = new HashSet<string>(options.Taps, StringComparer.Ordinal);
+        foreach (var t in taps)
+            if (!_layerByName.ContainsKey(t))
+                throw new LayerLensException($"model '{Name}' has no layer named '{t}' to tap", ErrorKind.BadInput);
+
+        var keep = new HashSet<string>(OutputNames, StringComparer.Ordinal);
+        if (options.KeepTaps) keep.UnionWith(taps);
+        var lastUse = LastUse();
+        var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var kept = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+
+        using var gradMode = options.Grad ? torch.enable_grad() : torch.no_grad();
+        try
+        {
+            for (int i = 0; i < _nodes.Length; i++)
+            {
+                var node = _nodes[i];
+                var args = new Tensor?[node.Inputs.Length];
+                for (int k = 0; k < args.Length; k++)
+                    args[k] = node.Inputs[k].Length == 0 ? null : Lookup(node.Inputs[k], inputs, env);
+                var results = Invoke(node, args);
+                for (int k = 0; k < node.Outputs.Length; k++)
+                {
+                    var name = node.Outputs[k];
+                    var value = results[k];
+                    if (name.Length == 0) { value.Dispose(); continue; }
+                    env[name] = value;
+                    owned.Add(value);
+                    if (taps.Contains(name) && options.OnTap != null)
+                        options.OnTap(_layerByName[name], value);
+                    if (!lastUse.ContainsKey(name) && !keep.Contains(name))
+                        Release(name, env, owned);
+                }
+                foreach (var name in node.Inputs)
+                    if (name.Length > 0 && lastUse.TryGetValue(name, out var last) && last == i && !keep.Contains(name))
+                        Release(name, env, owned);
+            }
+            foreach (var o in OutputNames)
+                outputs[o] = Lookup(o, inputs, env).alias();
+            if (options.KeepTaps)
+                foreach (var t in taps)
+                    kept[t] = env[t].alias();
+        }
+        catch
+        {
+            foreach (var t in outputs.Values.Concat(kept.Values)) t.Dispose();
+            throw;
+        }
+        finally
+        {
+            foreach (var t in owned) t.Dispose();
+        }
+        return new ForwardResult(outputs, kept);
+    }
+
+    /// <summary>
+    /// Runs a zero batch at the given input shapes (or the declared ones) and
+    /// records every layer's output shape in <see cref="Layers"/>.
+    /// </summary>
+    public IReadOnlyList<LayerInfo> InferShapes(IReadOnlyDictionary<string, long[]>? inputShapes = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var feeds = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var inp in Inputs)
+        {
+            var shape = inputShapes != null && inputShapes.TryGetValue(inp.Name, out var s) ? s : inp.Shape;
+            if (shape.Any(d => d < 0))
+                throw new LayerLensException($"input '{inp.Name}' has unknown dimensions [{string.Join(",", inp.Shape.Select(d => d < 0 ? "?" : d.ToString()))}]; give --input-size", ErrorKind.Usage);
+            feeds[inp.Name] = torch.zeros(shape, dtype: ElementTypes.ToScalarType(inp.ElementType), device: Device.ToTorch());
+        }
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        using (Run(feeds, new RunOptions
+        {
+            Taps = _layers.Select(l => l.Name).ToList(),
+            KeepTaps = false,
+            CheckFinite = false,
+            OnTap = (layer, t) => shapes[layer.Name] = t.shape.ToArray(),
+        })) { }
+        _layers = _layers.Select(l => l with { OutputShape = shapes.GetValueOrDefault(l.Name) }).ToList();
+        foreach (var l in _layers) _layerByName[l.Name] = l;
+        return _layers;
+    }
+
+    /// <summary>Input shapes for an image size: the declared shape with batch 1 and H, W replaced.</summary>
+    public Dictionary<string, long[]> InputShapesFor(int height, int width, long batch = 1)
+    {
+        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var inp in Inputs)
+        {
+            var s = inp.Shape.ToArray();
+            if (s.Length == 4)
+            {
+                // NCHW when dim 1 is a small channel count (or unknown with a known last dim > 4), NHWC otherwise.
+                bool nhwc = Metadata.TryGetValue("layout", out var lay) ? lay == "NHWC" : (s[3] > 0 && s[3] <= 4 && !(s[1] > 0 && s[1] <= 4));
+                if (nhwc) { s[1] = height; s[2] = width; if (s[3] < 0) s[3] = 3; }
+                else { s[2] = height; s[3] = width; if (s[1] < 0) s[1] = 3; }
+            }
+            s[0] = batch;
+            for (int i = 0; i < s.Length; i++) if (s[i] < 0) s[i] = 1;
+            result[inp.Name] = s;
+        }
+        return result;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var t in _constants.Values) t.Dispose();
+        _constants.Clear();
+    }
+
+    // ---- internals ----
+
+    bool IsReadByLayer(string valueName) =>
+        _nodes.Any(n => !_shapeNodes.Contains(n) && n.Inputs.Contains(valueName));
+
+    Tensor Lookup(string name, IReadOnlyDictionary<string, Tensor> inputs, Dictionary<string, Tensor> env)
+    {
+        if (env.TryGetValue(name, out var t)) return t;
+        if (inputs.TryGetValue(name, out t)) return t;
+        if (_constants.TryGetValue(name, out t)) return t;
+        throw new LayerLensException($"model '{Name}': value '{name}' is read before it is computed", ErrorKind.Internal);
+    }
+
+    static void Release(string name, Dictionary<string, Tensor> env, HashSet<Tensor> owned)
+    {
+        if (!env.Remove(name, out var t)) return;
+        if (owned.Remove(t)) t.Dispose();
+    }
+
+    static Tensor[] Invoke(GraphNode node, Tensor?[] args)
+    {
+        Tensor[] results;
+        using (var scope = torch.NewDisposeScope())
+        {
+            try
+            {
+                results = node.Kernel(args);
+            }
+            catch (LayerLensException) { throw; }
+            catch (Exception e) when (e is ExternalException || e is ArgumentException || e is InvalidOperationException || e is IndexOutOfRangeException)
+            {
+                throw new LayerLensException($"{node} failed: {FirstLine(e.Message)}", ErrorKind.BadInput, e);
+            }
+            if (results.Length < node.Outputs.Length)
+                throw new LayerLensException($"{node} produced {results.Length} outputs, the graph expects {node.Outputs.Length}", ErrorKind.Internal);
+            for (int k = 0; k < results.Length; k++)
+            {
+                // A kernel may hand back an input (Identity); the engine must own a distinct handle.
+                if (args.Any(a => ReferenceEquals(a, results[k])) || results.Take(k).Any(r => ReferenceEquals(r, results[k])))
+                    results[k] = results[k].alias();
+                if (scope.Contains(results[k])) scope.Detach(results[k]);
+            }
+        }
+        return results;
+    }
+
+    internal static string FirstLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] + "..." : line;
+    }
+
+    void ValidateInputs(IReadOnlyDictionary<string, Tensor> inputs, bool checkFinite)
+    {
+        foreach (var inp in Inputs)
+        {
+            if (!inputs.TryGetValue(inp.Name, out var t))
+                throw new LayerLensException($"model '{Name}' needs input '{inp.Name}' {inp}; it was not given", ErrorKind.BadInput);
+            var declared = inp.Shape;
+            bool ok = declared.Length == t.shape.Length;
+            for (int d = 0; ok && d < declared.Length; d++)
+                if (declared[d] >= 0 && declared[d] != t.shape[d]) ok = false;
+            if (!ok)
+                throw new LayerLensException($"input '{inp.Name}' expects shape [{string.Join(",", declared.Select(d => d < 0 ? "?" : d.ToString()))}], got [{string.Join(",", t.shape)}]", ErrorKind.BadInput);
+            var expected = ElementTypes.ToScalarType(inp.ElementType);
+            if (t.dtype != expected)
+                throw new LayerLensException($"input '{inp.Name}' expects {inp.ElementType} values, got {t.dtype}", ErrorKind.BadInput);
+            if (checkFinite && t.is_floating_point())
+            {
+                using var bad = t.isfinite().logical_not().any();
+                if (bad.item<bool>())
+                    throw new LayerLensException($"input '{inp.Name}' contains NaN or infinite values", ErrorKind.BadInput);
+            }
+        }
+        foreach (var name in inputs.Keys)
+            if (!Inputs.Any(i => i.Name == name))
+                throw new LayerLensException($"model '{Name}' has no input named '{name}' (inputs: {string.Join(", ", Inputs.Select(i => i.Name))})", ErrorKind.BadInput);
+    }
+
+    Dictionary<string, int> LastUse()
+    {
+        var last = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < _nodes.Length; i++)
+            foreach (var n in _nodes[i].Inputs)
+                if (n.Length > 0) last[n] = i;
+        return last;
+    }
+
+    static GraphNode[] TopologicalOrder(IReadOnlyList<GraphNode> nodes, IEnumerable<string> available)
+    {
+        var ready = new HashSet<string>(available, StringComparer.Ordinal);
+        var producers = new Dictionary<string, GraphNode>(StringComparer.Ordinal);
+        foreach (var n in nodes)
+            foreach (var o in n.Outputs)
+                if (o.Length > 0) producers[o] = n;
+        var order = new List<GraphNode>(nodes.Count);
+        var pending = nodes.ToList();
+        // Kahn's algorithm that keeps the file's order among ready nodes (files are usually sorted already).
+        while (pending.Count > 0)
+        {
+            var next = new List<GraphNode>();
+            bool progressed = false;
+            foreach (var n in pending)
+            {
+                if (n.Inputs.All(i => i.Length == 0 || ready.Contains(i)))
+                {
+                    order.Add(n);
+                    foreach (var o in n.Outputs) if (o.Length > 0) ready.Add(o);
+                    progressed = true;
+                }
+                else next.Add(n);
+            }
+            if (!progressed)
+            {
+                var stuck = next[0];
+                var missing = stuck.Inputs.First(i => i.Length > 0 && !ready.Contains(i));
+                throw new LayerLensException(producers.ContainsKey(missing)
+                    ? $"{stuck} is part of a cycle through '{missing}'"
+                    : $"{stuck} reads '{missing}', which no node, input or initializer provides", ErrorKind.BadInput);
+            }
+            pending = next;
+        }
+        return order.ToArray();
+    }
+
+    void FoldConstants()
+    {
+        var remaining = new List<GraphNode>();
+        foreach (var node in _nodes)
+        {
+            bool foldable = node.Foldable && node.Inputs.All(i => i.Length == 0 || _constants.ContainsKey(i))
+                            && !Inputs.Any(inp => node.Inputs.Contains(inp.Name));
+            if (!foldable) { remaining.Add(node); continue; }
+            using var noGrad = torch.no_grad();
+            var args = node.Inputs.Select(i => i.Length == 0 ? null : _constants[i]).ToArray();
+            var results = Invoke(node, args);
+            for (int k = 0; k < node.Outputs.Length; k++)
+            {
+                if (node.Outputs[k].Length == 0) { results[k].Dispose(); continue; }
+                _constants[node.Outputs[k]] = results[k];
+            }
+        }
+        _nodes = remaining.ToArray();
+    }
+
+    /// <summary>
+    /// Marks shape computations (Shape, Size and what is computed only from them and constants) as non-layers,
+    /// then numbers the layers and measures their depth along the longest path from an input.
+    /// </summary>
+    void ClassifyAndIndex()
+    {
+        var shapeValues = new HashSet<string>(StringComparer.Ordinal);
+        var depth = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var inp in Inputs) depth[inp.Name] = 0;
+        var layerDepth = new List<(GraphNode Node, int Depth)>();
+        foreach (var node in _nodes)
+        {
+            var live = node.Inputs.Where(i => i.Length > 0 && !_constants.ContainsKey(i)).ToList();
+            bool isShape = node.OpType is "Shape" or "Size" || (live.Count > 0 && live.All(shapeValues.Contains));
+            if (isShape)
+            {
+                _shapeNodes.Add(node);
+                foreach (var o in node.Outputs) if (o.Length > 0) shapeValues.Add(o);
+                continue;
+            }
+            int d = 1 + live.Where(depth.ContainsKey).Select(i => depth[i]).DefaultIfEmpty(0).Max();
+            foreach (var o in node.Outputs) if (o.Length > 0) depth[o] = d;
+            layerDepth.Add((node, d));
+        }
+        int maxDepth = Math.Max(1, layerDepth.Select(x => x.Depth).DefaultIfEmpty(1).Max());
+        _layers = new List<LayerInfo>();
+        int index = 0;
+        foreach (var (node, d) in layerDepth)
+        {
+            long parameters = node.Inputs.Where(i => i.Length > 0 && _constants.TryGetValue(i, out var c) && c.is_floating_point())
+                                         .Distinct().Sum(i => _constants[i].numel());
+            foreach (var o in node.Outputs)
+            {
+                if (o.Length == 0) continue;
+                var info = new LayerInfo(o, node.OpType, node.Name, index++, d, (double)d / maxDepth, parameters);
+                _layers.Add(info);
+                _layerByName[o] = info;
+            }
+        }
+    }
+}
