@@ -1,12 +1,43 @@
 using System.CommandLine;
+using LayerLens.Cli.Commands;
 
 namespace LayerLens.Cli;
 
+/// <summary>The `layerlens` command tree. Each command lives in Commands/ as a static Build() that returns it.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args)
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null)
     {
-        var root = new RootCommand("LayerLens: how the layers of vision networks relate to human perception and the brain.");
-        return root.Parse(args).Invoke();
+        var root = BuildRoot();
+        var config = new InvocationConfiguration
+        {
+            Output = stdout ?? Console.Out,
+            Error = stderr ?? Console.Error,
+            EnableDefaultExceptionHandler = false,
+        };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            var err = config.Error;
+            foreach (var e in parsed.Errors) err.WriteLine($"error: {e.Message}");
+            err.WriteLine("Run with --help for usage.");
+            return (int)ErrorKind.Usage;
+        }
+        return parsed.Invoke(config);
+    }
+
+    public static RootCommand BuildRoot()
+    {
+        var root = new RootCommand(
+            "LayerLens: how the layers of pretrained vision networks relate to human perception and the brain.\n\n" +
+            "Examples:\n" +
+            "  layerlens demo --out demo-out\n" +
+            "  layerlens layers model.onnx --input-size 224x224\n" +
+            "  layerlens infer model.onnx --input x.npy --layers op:Relu --out acts");
+        root.Options.Add(CommonOptions.Verbose);
+        root.Subcommands.Add(DemoCommand.Build());
+        root.Subcommands.Add(LayersCommand.Build());
+        root.Subcommands.Add(InferCommand.Build());
+        return root;
     }
 }

@@ -307,7 +307,7 @@ public sealed class ModelGraph : IDisposable
         return results;
     }
 
-    internal static string FirstLine(string message)
+    public static string FirstLine(string message)
     {
         var line = message.Split('\n', 2)[0].Trim();
         return line.Length > 300 ? line[..300] + "..." : line;
