@@ -175,6 +175,14 @@ public sealed class ModelGraph : IDisposable
                     var name = node.Outputs[k];
                     var value = results[k];
                     if (name.Length == 0) { value.Dispose(); continue; }
+                    if (options.Grad && taps.Contains(name) && value.is_floating_point() && !value.requires_grad)
+                    {
+                        // Nothing upstream needs gradients (e.g. CAMs on frozen weights and a plain image):
+                        // make the tap a leaf so that gradients still reach it.
+                        var leaf = value.detach().requires_grad_(true);
+                        value.Dispose();
+                        value = leaf;
+                    }
                     env[name] = value;
                     owned.Add(value);
                     if (taps.Contains(name) && options.OnTap != null)
@@ -186,11 +194,14 @@ public sealed class ModelGraph : IDisposable
                     if (name.Length > 0 && lastUse.TryGetValue(name, out var last) && last == i && !keep.Contains(name))
                         Release(name, env, owned);
             }
+            // Hand over the very tensors the graph used (not aliases), so autograd.grad can differentiate
+            // with respect to a returned tap; values the run does not own (inputs, constants) are aliased.
+            Tensor HandOver(Tensor t) => owned.Remove(t) ? t : outputs.Values.Concat(kept.Values).Contains(t) ? t : t.alias();
             foreach (var o in OutputNames)
-                outputs[o] = Lookup(o, inputs, env).alias();
+                outputs[o] = HandOver(Lookup(o, inputs, env));
             if (options.KeepTaps)
                 foreach (var t in taps)
-                    kept[t] = env[t].alias();
+                    kept[t] = HandOver(env[t]);
         }
         catch
         {
@@ -315,6 +326,10 @@ public sealed class ModelGraph : IDisposable
 
     void ValidateInputs(IReadOnlyDictionary<string, Tensor> inputs, bool checkFinite)
     {
+        using var scope = torch.NewDisposeScope();
+        foreach (var name in inputs.Keys)
+            if (!Inputs.Any(i => i.Name == name))
+                throw new LayerLensException($"model '{Name}' has no input named '{name}' (inputs: {string.Join(", ", Inputs.Select(i => i.Name))})", ErrorKind.BadInput);
         foreach (var inp in Inputs)
         {
             if (!inputs.TryGetValue(inp.Name, out var t))
@@ -322,7 +337,7 @@ public sealed class ModelGraph : IDisposable
             var declared = inp.Shape;
             bool ok = declared.Length == t.shape.Length;
             for (int d = 0; ok && d < declared.Length; d++)
-                if (declared[d] >= 0 && declared[d] != t.shape[d]) ok = false;
+                if (declared[d] >= 0 && declared[d] != t.shape[d] && !IsSpatial(inp, d)) ok = false;
             if (!ok)
                 throw new LayerLensException($"input '{inp.Name}' expects shape [{string.Join(",", declared.Select(d => d < 0 ? "?" : d.ToString()))}], got [{string.Join(",", t.shape)}]", ErrorKind.BadInput);
             var expected = ElementTypes.ToScalarType(inp.ElementType);
@@ -335,9 +350,18 @@ public sealed class ModelGraph : IDisposable
                     throw new LayerLensException($"input '{inp.Name}' contains NaN or infinite values", ErrorKind.BadInput);
             }
         }
-        foreach (var name in inputs.Keys)
-            if (!Inputs.Any(i => i.Name == name))
-                throw new LayerLensException($"model '{Name}' has no input named '{name}' (inputs: {string.Join(", ", Inputs.Select(i => i.Name))})", ErrorKind.BadInput);
+    }
+
+    /// <summary>
+    /// Height and width of a 4-D image input may differ from the declared size: exporters fix them to the
+    /// example input, but convolutional graphs accept any size (a graph that cannot fails at the node that
+    /// cannot, naming it).
+    /// </summary>
+    bool IsSpatial(GraphInputInfo input, int dim)
+    {
+        if (input.Shape.Length != 4) return false;
+        bool nhwc = Metadata.TryGetValue("layout", out var layout) && layout == "NHWC";
+        return nhwc ? dim is 1 or 2 : dim is 2 or 3;
     }
 
     Dictionary<string, int> LastUse()
