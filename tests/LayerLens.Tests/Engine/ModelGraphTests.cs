@@ -153,4 +153,33 @@ public class ModelGraphTests
             using (graph.Run(x, new RunOptions { Taps = graph.Layers.Select(l => l.Name).ToList() })) { }
         Assert.Equal(before, Live());
     }
+
+    [Fact]
+    public void Shape_arithmetic_is_not_a_layer_and_is_folded_per_input_shape()
+    {
+        // The exporters' flatten idiom: Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])).
+        var dir = TestPaths.NewTempDir();
+        var path = new OnnxModelBuilder(13).Input("x", -1, 3, 4, 4).Output("y")
+            .Int64Initializer("zero", Array.Empty<long>(), new long[] { 0 })
+            .Int64Initializer("axes0", new long[] { 1 }, new long[] { 0 })
+            .Int64Initializer("minus1", new long[] { 1 }, new long[] { -1 })
+            .Node("Relu", new[] { "x" }, new[] { "r" })
+            .Node("Shape", new[] { "r" }, new[] { "s" })
+            .Node("Gather", new[] { "s", "zero" }, new[] { "n" }, null, OnnxModelBuilder.Int("axis", 0))
+            .Node("Unsqueeze", new[] { "n", "axes0" }, new[] { "n1" })
+            .Node("Concat", new[] { "n1", "minus1" }, new[] { "target" }, null, OnnxModelBuilder.Int("axis", 0))
+            .Node("Reshape", new[] { "r", "target" }, new[] { "y" })
+            .Save(Path.Combine(dir, "flatten.onnx"));
+        using var graph = ModelLoader.Load(path);
+        Assert.Equal(new[] { "r", "y" }, graph.Layers.Select(l => l.Name));
+        Assert.Equal(4, graph.ShapeNodeCount);
+        foreach (var (batch, sets) in new[] { (2L, 1), (2L, 1), (5L, 2) })
+        {
+            using var x = torch.randn(batch, 3, 4, 4);
+            using var r = graph.Run(x);
+            Assert.Equal(new[] { batch, 48L }, r.Outputs["y"].shape);
+            Assert.True(r.Outputs["y"].allclose(x.relu().reshape(batch, 48), 0, 0));
+            Assert.Equal(sets, graph.FoldedShapeSets);
+        }
+    }
 }

@@ -38,6 +38,15 @@ public sealed class OnnxModelBuilder
         return this;
     }
 
+    public OnnxModelBuilder Int64Initializer(string name, long[] dims, long[] values)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.AddRange(dims);
+        t.Int64Data.AddRange(values);
+        Graph.Initializer.Add(t);
+        return this;
+    }
+
     public OnnxModelBuilder ExternalInitializer(string name, long[] dims, string location)
     {
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };

@@ -161,11 +161,21 @@ public sealed class ModelGraph : IDisposable
         var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
 
         using var gradMode = options.Grad ? torch.enable_grad() : torch.no_grad();
+        var shapeKey = ShapeKey(inputs);
+        var folded = FoldedShapes(shapeKey);
+        var newlyFolded = folded == null && _shapeNodes.Count > 0 ? new Dictionary<string, Tensor>(StringComparer.Ordinal) : null;
         try
         {
             for (int i = 0; i < _nodes.Length; i++)
             {
                 var node = _nodes[i];
+                if (folded != null && _shapeNodes.Contains(node))
+                {
+                    // Shape arithmetic was folded to constants for these input shapes on an earlier run.
+                    foreach (var o in node.Outputs)
+                        if (o.Length > 0) env[o] = folded[o];
+                    continue;
+                }
                 var args = new Tensor?[node.Inputs.Length];
                 for (int k = 0; k < args.Length; k++)
                     args[k] = node.Inputs[k].Length == 0 ? null : Lookup(node.Inputs[k], inputs, env);
@@ -175,6 +185,7 @@ public sealed class ModelGraph : IDisposable
                     var name = node.Outputs[k];
                     var value = results[k];
                     if (name.Length == 0) { value.Dispose(); continue; }
+                    if (newlyFolded != null && _shapeNodes.Contains(node)) newlyFolded[name] = value.detach().clone();
                     if (options.Grad && taps.Contains(name) && value.is_floating_point() && !value.requires_grad)
                     {
                         // Nothing upstream needs gradients (e.g. CAMs on frozen weights and a plain image):
@@ -194,6 +205,8 @@ public sealed class ModelGraph : IDisposable
                     if (name.Length > 0 && lastUse.TryGetValue(name, out var last) && last == i && !keep.Contains(name))
                         Release(name, env, owned);
             }
+            if (newlyFolded != null) StoreFoldedShapes(shapeKey, newlyFolded);
+            newlyFolded = null;
             // Hand over the very tensors the graph used (not aliases), so autograd.grad can differentiate
             // with respect to a returned tap; values the run does not own (inputs, constants) are aliased.
             Tensor HandOver(Tensor t) => owned.Remove(t) ? t : outputs.Values.Concat(kept.Values).Contains(t) ? t : t.alias();
@@ -211,6 +224,7 @@ public sealed class ModelGraph : IDisposable
         finally
         {
             foreach (var t in owned) t.Dispose();
+            if (newlyFolded != null) foreach (var t in newlyFolded.Values) t.Dispose();
         }
         return new ForwardResult(outputs, kept);
     }
@@ -264,10 +278,51 @@ public sealed class ModelGraph : IDisposable
         return result;
     }
 
+    const int MaxFoldedShapeSets = 16;
+    readonly object _foldGate = new();
+    readonly Dictionary<string, Dictionary<string, Tensor>> _foldedShapes = new(StringComparer.Ordinal);
+    readonly Queue<string> _foldOrder = new();
+
+    static string ShapeKey(IReadOnlyDictionary<string, Tensor> inputs) =>
+        string.Join(";", inputs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + string.Join(",", kv.Value.shape)));
+
+    Dictionary<string, Tensor>? FoldedShapes(string key)
+    {
+        lock (_foldGate) return _foldedShapes.GetValueOrDefault(key);
+    }
+
+    /// <summary>
+    /// Shape nodes depend only on the input shapes, so their values for one set of input shapes are constants:
+    /// kept here (for the last few shape sets) so later runs of the same shapes skip them.
+    /// </summary>
+    void StoreFoldedShapes(string key, Dictionary<string, Tensor> values)
+    {
+        lock (_foldGate)
+        {
+            if (_foldedShapes.ContainsKey(key)) { foreach (var t in values.Values) t.Dispose(); return; }
+            _foldedShapes[key] = values;
+            _foldOrder.Enqueue(key);
+            while (_foldOrder.Count > MaxFoldedShapeSets)
+                if (_foldedShapes.Remove(_foldOrder.Dequeue(), out var old))
+                    foreach (var t in old.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Number of input-shape sets whose shape arithmetic is currently folded (for tests and diagnostics).</summary>
+    public int FoldedShapeSets { get { lock (_foldGate) return _foldedShapes.Count; } }
+
+    /// <summary>Nodes that compute only shapes; they are folded per input shape and are not layers.</summary>
+    public int ShapeNodeCount => _shapeNodes.Count;
+
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        lock (_foldGate)
+        {
+            foreach (var set in _foldedShapes.Values) foreach (var t in set.Values) t.Dispose();
+            _foldedShapes.Clear();
+        }
         foreach (var t in _constants.Values) t.Dispose();
         _constants.Clear();
     }
