@@ -81,6 +81,8 @@ public sealed class ModelGraph : IDisposable
     }
 
     public string Name { get; }
+    /// <summary>The importer's parsed file (an ONNX ModelProto), kept so a changed model can be saved again.</summary>
+    public object? Source { get; init; }
     /// <summary>"onnx" or "tfjs".</summary>
     public string Format { get; }
     public IReadOnlyList<GraphInputInfo> Inputs { get; }

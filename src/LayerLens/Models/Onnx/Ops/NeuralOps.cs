@@ -157,12 +157,14 @@ public static partial class OnnxOpRegistry
         Add("BatchNormalization", ctx =>
         {
             double eps = ctx.Float("epsilon", 1e-5f);
-            ctx.Ignore("momentum");
+            // ONNX momentum weighs the old running value; libtorch's weighs the new batch statistic.
+            double momentum = 1 - ctx.Float("momentum", 0.9f);
             if (ctx.Int("training_mode", 0) != 0) throw ctx.Unsupported("training_mode=1");
             if (ctx.Int("spatial", 1) != 1) throw ctx.Unsupported("spatial=0");
             ctx.Ignore("is_test", "consumed_inputs");
             if (ctx.HasOutput(1)) throw ctx.Unsupported("training outputs (running mean/var) are requested");
-            return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx), false, 0.1, eps));
+            return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx),
+                KernelContext.UpdateBatchNormStatistics, momentum, eps));
         });
 
         Add("InstanceNormalization", ctx =>
