@@ -94,7 +94,7 @@ public static class OnnxImporter
     {
         var tt = vi.Type?.TensorType;
         if (tt == null)
-            throw new LayerLensException($"{context}: input '{vi.Name}' is not a tensor", ErrorKind.BadInput);
+            throw new LayerLensException($"{context}: input '{vi.Name}' is not a tensor; sequence, map and optional inputs are not supported", ErrorKind.BadInput);
         string? symbolic = null;
         var dims = tt.Shape?.Dim.Select((d, i) =>
         {
