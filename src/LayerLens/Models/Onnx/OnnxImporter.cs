@@ -63,12 +63,21 @@ public static class OnnxImporter
             foreach (var np in graph.Node)
             {
                 if (np.Domain is not ("" or "ai.onnx"))
-                    throw new LayerLensException($"unsupported: node '{np.Name}' ({np.Domain}.{np.OpType}): operator domain '{np.Domain}' is not supported", ErrorKind.BadInput);
+                    throw new LayerLensException($"{context}: unsupported: node '{np.Name}' ({np.Domain}.{np.OpType}): operator domain '{np.Domain}' is not supported", ErrorKind.BadInput);
                 var ctx = new OnnxNodeContext(np, opset, baseDir);
                 if (!OnnxOpRegistry.TryGet(np.OpType, out var factory))
-                    throw new LayerLensException($"unsupported: {ctx.Describe}: operator '{np.OpType}' is not implemented", ErrorKind.BadInput);
-                var kernel = factory(ctx);
-                ctx.CheckAllRead();
+                    throw new LayerLensException($"{context}: unsupported: {ctx.Describe}: operator '{np.OpType}' is not implemented", ErrorKind.BadInput);
+                Kernel kernel;
+                try
+                {
+                    kernel = factory(ctx);
+                    ctx.CheckAllRead();
+                }
+                catch (LayerLensException e) when (e.Kind == ErrorKind.BadInput && !e.Message.StartsWith(context, StringComparison.Ordinal))
+                {
+                    // The node's own message names op, node and opset; the file is added here.
+                    throw new LayerLensException($"{context}: {e.Message}", e.Kind, e);
+                }
                 var nodeName = np.Name.Length > 0 ? np.Name : $"{np.OpType}_{index}";
                 nodes.Add(new GraphNode(nodeName, np.OpType, np.Input, np.Output, kernel)
                 {
@@ -94,7 +103,7 @@ public static class OnnxImporter
     {
         var tt = vi.Type?.TensorType;
         if (tt == null)
-            throw new LayerLensException($"{context}: input '{vi.Name}' is not a tensor", ErrorKind.BadInput);
+            throw new LayerLensException($"{context}: input '{vi.Name}' is not a tensor; sequence, map and optional inputs are not supported", ErrorKind.BadInput);
         string? symbolic = null;
         var dims = tt.Shape?.Dim.Select((d, i) =>
         {

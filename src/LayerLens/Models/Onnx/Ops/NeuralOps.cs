@@ -117,20 +117,25 @@ public static partial class OnnxOpRegistry
                 var spatial = x.shape.Skip(2).ToArray();
                 var full = Enumerable.Range(0, n).Select(i => (spatial[i] - 1) * s[i] + (kernel[i] - 1) * d[i] + 1).ToArray();
                 long[] pb = new long[n], pe = new long[n];
+                long[] target;
                 if (outputShape != null || w.AutoPad is "SAME_UPPER" or "SAME_LOWER")
                 {
-                    var target = outputShape != null ? outputShape.Skip(outputShape.Length - n).ToArray()
-                                                     : spatial.Select((v, i) => v * s[i]).ToArray();
+                    target = outputShape != null ? outputShape.Skip(outputShape.Length - n).ToArray()
+                                                 : spatial.Select((v, i) => v * s[i]).ToArray();
                     for (int i = 0; i < n; i++)
                     {
-                        long total = full[i] + op[i] - target[i];
+                        // As ONNX Runtime does: a requested size beyond the full result is reached by
+                        // extending the end (no negative padding), never by shifting the start.
+                        long total = Math.Max(0, full[i] + op[i] - target[i]);
                         if (w.AutoPad == "SAME_UPPER") { pb[i] = total / 2; pe[i] = total - total / 2; }
                         else { pb[i] = total - total / 2; pe[i] = total / 2; }
                     }
                 }
-                else if (w.AutoPad is "NOTSET" or "VALID" && w.Pads != null && w.AutoPad == "NOTSET")
+                else
                 {
-                    for (int i = 0; i < n; i++) { pb[i] = w.Pads[i]; pe[i] = w.Pads[i + n]; }
+                    if (w.AutoPad == "NOTSET" && w.Pads != null)
+                        for (int i = 0; i < n; i++) { pb[i] = w.Pads[i]; pe[i] = w.Pads[i + n]; }
+                    target = Enumerable.Range(0, n).Select(i => full[i] + op[i] - pb[i] - pe[i]).ToArray();
                 }
                 var zeros = new long[n];
                 Tensor y = n switch
@@ -139,9 +144,9 @@ public static partial class OnnxOpRegistry
                     2 => F.conv_transpose2d(x, weight, null, s, zeros, zeros, d, group),
                     _ => F.conv_transpose3d(x, weight, null, s, zeros, zeros, d, group),
                 };
-                // Output padding extends the end; pads crop (negative padding in F.pad).
-                var end = Enumerable.Range(0, n).Select(i => op[i] - pe[i]).ToArray();
+                // Begin pads crop the start; the end is cropped or zero-extended to the target size.
                 var begin = pb.Select(v => -v).ToArray();
+                var end = Enumerable.Range(0, n).Select(i => target[i] - (full[i] - pb[i])).ToArray();
                 if (begin.Any(v => v != 0) || end.Any(v => v != 0)) y = F.pad(y, TorchPad(begin, end));
                 if (bias is not null)
                 {
@@ -157,14 +162,29 @@ public static partial class OnnxOpRegistry
         Add("BatchNormalization", ctx =>
         {
             double eps = ctx.Float("epsilon", 1e-5f);
-            // ONNX momentum weighs the old running value; libtorch's weighs the new batch statistic.
-            double momentum = 1 - ctx.Float("momentum", 0.9f);
-            if (ctx.Int("training_mode", 0) != 0) throw ctx.Unsupported("training_mode=1");
+            double momentum = ctx.Float("momentum", 0.9f);
+            bool training = ctx.Int("training_mode", 0) != 0;
             if (ctx.Int("spatial", 1) != 1) throw ctx.Unsupported("spatial=0");
             ctx.Ignore("is_test", "consumed_inputs");
-            if (ctx.HasOutput(1)) throw ctx.Unsupported("training outputs (running mean/var) are requested");
-            return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx),
-                KernelContext.UpdateBatchNormStatistics, momentum, eps));
+            if (!training && ctx.HasOutput(1))
+                throw ctx.Unsupported("running mean/var outputs are requested without training_mode=1 (opset < 14 training graph)");
+            if (!training)
+                // ONNX momentum weighs the old running value; libtorch's weighs the new batch statistic.
+                return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx),
+                    KernelContext.UpdateBatchNormStatistics, 1 - momentum, eps));
+            // training_mode=1 is deterministic: normalise by the batch statistics and report updated running
+            // statistics (population variance, as the ONNX definition says).
+            return a =>
+            {
+                var x = In(a, 0, ctx);
+                var dims = Enumerable.Range(0, (int)x.dim()).Where(i => i != 1).Select(i => (long)i).ToArray();
+                var mean = x.mean(dims);
+                var variance = torch.var(x, dims, unbiased: false);
+                var y = F.batch_norm(x, mean, variance, In(a, 1, ctx), In(a, 2, ctx), false, 0.1, eps);
+                var runMean = In(a, 3, ctx) * momentum + mean * (1 - momentum);
+                var runVar = In(a, 4, ctx) * momentum + variance * (1 - momentum);
+                return new[] { y, runMean, runVar };
+            };
         });
 
         Add("InstanceNormalization", ctx =>
@@ -221,27 +241,37 @@ public static partial class OnnxOpRegistry
         {
             var w = Window.Read(ctx);
             bool ceil = ctx.Int("ceil_mode", 0) != 0;
-            if (ctx.Int("storage_order", 0) != 0) throw ctx.Unsupported("storage_order=1");
-            if (ctx.HasOutput(1)) throw ctx.Unsupported("the Indices output");
+            bool columnMajor = ctx.Int("storage_order", 0) != 0;
+            bool wantIndices = ctx.HasOutput(1);
             if (w.Kernel == null) throw ctx.Unsupported("kernel_shape is required");
-            return One(a =>
+            return a =>
             {
                 var x = In(a, 0, ctx);
                 int n = w.Kernel.Length;
-                var (pb, pe) = w.PadsFor(x.shape.Skip(2).ToArray(), w.Kernel, ceil, ctx);
+                if (n < 1 || n > 3) throw ctx.Unsupported($"{n}-D pooling");
+                var spatial = x.shape.Skip(2).ToArray();
+                var (pb, pe) = w.PadsFor(spatial, w.Kernel, ceil, ctx);
+                var xp = x;
                 if (pb.Any(v => v != 0) || pe.Any(v => v != 0))
-                    x = F.pad(x, TorchPad(pb, pe), PaddingModes.Constant, x.is_floating_point() ? double.NegativeInfinity : long.MinValue);
+                    xp = F.pad(x, TorchPad(pb, pe), PaddingModes.Constant, LowestValue(x.dtype));
                 var s = w.StridesFor(n);
                 var d = w.DilationsFor(n);
-                var zero = new long[n];
-                return n switch
+                // 1-D pools run as 2-D pools over a trailing unit axis.
+                var input = n == 1 ? xp.unsqueeze(-1) : xp;
+                var k = n == 1 ? new[] { w.Kernel[0], 1L } : w.Kernel;
+                var st = n == 1 ? new[] { s[0], 1L } : s;
+                var dl = n == 1 ? new[] { d[0], 1L } : d;
+                var zero = new long[k.Length];
+                if (!wantIndices)
                 {
-                    1 => F.max_pool2d(x.unsqueeze(-1), new[] { w.Kernel[0], 1L }, new[] { s[0], 1L }, new long[2], new[] { d[0], 1L }, ceil).squeeze(-1),
-                    2 => F.max_pool2d(x, w.Kernel, s, zero, d, ceil),
-                    3 => F.max_pool3d(x, w.Kernel, s, zero, d, ceil),
-                    _ => throw ctx.Unsupported($"{n}-D pooling"),
-                };
-            });
+                    var y = k.Length == 2 ? F.max_pool2d(input, k, st, zero, dl, ceil) : F.max_pool3d(input, k, st, zero, dl, ceil);
+                    return new[] { n == 1 ? y.squeeze(-1) : y };
+                }
+                var (values, flat) = k.Length == 2 ? F.max_pool2d_with_indices(input, k, st, zero, dl, ceil)
+                                                   : F.max_pool3d_with_indices(input, k, st, zero, dl, ceil);
+                if (n == 1) { values = values.squeeze(-1); flat = flat.squeeze(-1); }
+                return new[] { values, OnnxPoolIndices(flat, xp.shape.Skip(2).ToArray(), spatial, pb, columnMajor, x.shape[0] * x.shape[1]) };
+            };
         });
 
         Add("AveragePool", ctx =>
@@ -319,15 +349,58 @@ public static partial class OnnxOpRegistry
 
         Add("Dropout", ctx =>
         {
-            ctx.Ignore("ratio", "is_test", "seed");
+            double attrRatio = ctx.Float("ratio", 0.5f);
+            ctx.Ignore("is_test", "seed");
             return a =>
             {
-                if (Opt(a, 2) is { } training && ElementTypes.ToLongs(training)[0] != 0)
-                    throw ctx.Unsupported("training_mode=true");
                 var x = In(a, 0, ctx);
+                if (Opt(a, 2) is { } training && ElementTypes.ToLongs(training)[0] != 0)
+                {
+                    double ratio = Opt(a, 1) is { } r ? ElementTypes.ToDoubles(r)[0] : ctx.Opset >= 12 ? 0.5 : attrRatio;
+                    // With ratio 0 training mode keeps every element; otherwise it draws a random mask.
+                    if (ratio != 0) throw ctx.Unsupported($"training_mode=true with ratio {ratio} draws a random mask (training-only behaviour)");
+                }
                 return new[] { x.alias(), torch.ones_like(x, dtype: ScalarType.Bool) };
             };
         });
+    }
+
+    /// <summary>The smallest value of a type: what max-pool padding must hold so it never wins.</summary>
+    static double LowestValue(ScalarType type) => type switch
+    {
+        ScalarType.Byte => 0,
+        ScalarType.Int8 => sbyte.MinValue,
+        ScalarType.Int16 => short.MinValue,
+        ScalarType.Int32 => int.MinValue,
+        ScalarType.Int64 => long.MinValue, // -2^63 is exact as a double
+        _ => double.NegativeInfinity,
+    };
+
+    /// <summary>
+    /// Converts libtorch's pool indices (flat within each padded plane) into ONNX's: flat over the whole
+    /// unpadded input tensor, in row-major or (storage_order=1) column-major order of the spatial dims.
+    /// </summary>
+    static Tensor OnnxPoolIndices(Tensor flat, long[] paddedSpatial, long[] spatial, long[] padBegin, bool columnMajor, long planes)
+    {
+        int n = spatial.Length;
+        var rest = flat;
+        var coords = new Tensor[n];
+        for (int i = n - 1; i >= 0; i--)
+        {
+            coords[i] = rest.remainder(paddedSpatial[i]) - padBegin[i];
+            rest = rest.div(paddedSpatial[i], RoundingMode.floor);
+        }
+        Tensor index = torch.zeros_like(flat);
+        long stride = 1;
+        var order = columnMajor ? Enumerable.Range(0, n) : Enumerable.Range(0, n).Reverse();
+        foreach (var i in order)
+        {
+            index = index + coords[i] * stride;
+            stride *= spatial[i];
+        }
+        var plane = torch.arange(planes, dtype: ScalarType.Int64, device: flat.device)
+                         .reshape(new long[] { flat.shape[0], flat.shape[1] }.Concat(Enumerable.Repeat(1L, n)).ToArray());
+        return index + plane * stride;
     }
 
     static Tensor AvgPool(Tensor x, long[] kernel, long[] strides, long? divisor, OnnxNodeContext ctx, bool ceil = false)

@@ -18,6 +18,7 @@ public static partial class OnnxOpRegistry
         RegisterNeural();
         RegisterTensorOps();
         RegisterReductions();
+        RegisterExtras();
     }
 
     public static bool TryGet(string opType, out OnnxOpFactory factory) => Factories.TryGetValue(opType, out factory!);

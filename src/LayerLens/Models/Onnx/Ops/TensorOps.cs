@@ -131,7 +131,7 @@ public static partial class OnnxOpRegistry
         Add("ScatterND", ctx =>
         {
             var reduction = ctx.String("reduction", "none");
-            if (reduction != "none") throw ctx.Unsupported($"reduction='{reduction}'");
+            if (reduction is not ("none" or "add" or "mul" or "max" or "min")) throw ctx.Unsupported($"reduction='{reduction}'");
             return One(a =>
             {
                 var x = In(a, 0, ctx);
@@ -139,9 +139,29 @@ public static partial class OnnxOpRegistry
                 var upd = In(a, 2, ctx);
                 long k = idx.shape[^1];
                 var flatIdx = idx.reshape(-1, k);
+                flatIdx = torch.where(flatIdx < 0, flatIdx + LongTensor(x.shape.Take((int)k).ToArray(), x.device), flatIdx);
                 var parts = Enumerable.Range(0, (int)k).Select(i => flatIdx.select(1, i)).ToArray();
                 var updShape = new long[] { flatIdx.shape[0] }.Concat(x.shape.Skip((int)k)).ToArray();
-                return x.clone().index_put_(upd.reshape(updShape), parts);
+                var updates = upd.reshape(updShape);
+                if (reduction is "none" or "add")
+                    return x.clone().index_put_(updates, parts, accumulate: reduction == "add");
+                // Multiplicative and min/max reductions apply the updates one after another, so repeated
+                // indices combine as the specification's loop does.
+                var y = x.clone();
+                for (long u = 0; u < updShape[0]; u++)
+                {
+                    var at = parts.Select(p => p.narrow(0, u, 1)).ToArray();
+                    var current = y.index(at);
+                    var update = updates.narrow(0, u, 1);
+                    var combined = reduction switch
+                    {
+                        "mul" => current * update,
+                        "max" => torch.maximum(current, update),
+                        _ => torch.minimum(current, update),
+                    };
+                    y.index_put_(combined, at);
+                }
+                return y;
             });
         });
 
