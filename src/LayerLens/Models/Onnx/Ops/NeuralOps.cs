@@ -209,7 +209,8 @@ public static partial class OnnxOpRegistry
                 if (!wantStats && scale.shape.SequenceEqual(normShape) && (bias is null || bias.shape.SequenceEqual(normShape)))
                     return new[] { F.layer_norm(x, normShape, scale, bias, eps) };
                 var dims = Enumerable.Range((int)ax, (int)(x.dim() - ax)).Select(i => (long)i).ToArray();
-                var xf = x.to_type(ScalarType.Float32);
+                // Float32 statistics for half-precision inputs; float64 inputs keep their precision, like the fast path.
+                var xf = x.dtype == ScalarType.Float64 ? x : x.to_type(ScalarType.Float32);
                 var mean = xf.mean(dims, keepdim: true);
                 var centered = xf - mean;
                 var inv = (centered.pow(2).mean(dims, keepdim: true) + eps).rsqrt();
