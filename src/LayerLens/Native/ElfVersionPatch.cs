@@ -1,6 +1,7 @@
 // This one file serves two masters: the library compiles it (LAYERLENS_LIBRARY defined) so that the
 // logic is unit-tested, and build/TorchSharpNative.targets compiles it as an MSBuild inline task so
 // that every build patches its own output copy of libLibTorchSharp.so.
+#nullable enable
 using System;
 using System.Collections.Generic;
 using System.IO;

@@ -172,7 +172,7 @@ public sealed class FineTuner : IDisposable
         var (pred, target) = PredictAll(data);
         if (_o.Head == HeadKind.Classes)
             return pred.Zip(target).Count(p => p.First == p.Second) / (double)pred.Length;
-        return RankCorrelation.Spearman(pred, target);
+        return Stats.Correlation.Spearman(pred, target, "validation predictions");
     }
 
     /// <summary>Predictions (target scale for regression, class index for classes) and targets, in data order.</summary>
@@ -380,38 +380,4 @@ public sealed class FineTuner : IDisposable
 
     /// <summary>What must match for a checkpoint to be resumed: every option but the stop point.</summary>
     string Fingerprint() => JsonSerializer.Serialize(_o with { StopAfterEpoch = null }) + "|" + FeatureLayer + "|" + _graph.Name;
-}
-
-/// <summary>Spearman's ρ with average ranks for ties, for validation inside training.</summary>
-public static class RankCorrelation
-{
-    public static double Spearman(double[] a, double[] b)
-    {
-        var ra = Ranks(a);
-        var rb = Ranks(b);
-        double ma = ra.Average(), mb = rb.Average();
-        double num = 0, da = 0, db = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            num += (ra[i] - ma) * (rb[i] - mb);
-            da += (ra[i] - ma) * (ra[i] - ma);
-            db += (rb[i] - mb) * (rb[i] - mb);
-        }
-        return da == 0 || db == 0 ? 0 : num / Math.Sqrt(da * db);
-    }
-
-    static double[] Ranks(double[] v)
-    {
-        var order = Enumerable.Range(0, v.Length).OrderBy(i => v[i]).ToArray();
-        var r = new double[v.Length];
-        for (int i = 0; i < order.Length;)
-        {
-            int j = i;
-            while (j + 1 < order.Length && v[order[j + 1]] == v[order[i]]) j++;
-            double avg = (i + j) / 2.0 + 1;
-            for (int k = i; k <= j; k++) r[order[k]] = avg;
-            i = j + 1;
-        }
-        return r;
-    }
 }

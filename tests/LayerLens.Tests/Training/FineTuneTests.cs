@@ -82,11 +82,11 @@ public class FineTuneTests(Xunit.Abstractions.ITestOutputHelper log)
         {
             var w = Solve(Z(xt), yt, alpha);
             var p = Z(Features(val)).matmul(w).flatten().data<double>().ToArray();
-            double rho = RankCorrelation.Spearman(p, Targets(val));
+            double rho = LayerLens.Stats.Correlation.Spearman(p, Targets(val));
             if (rho > best) { best = rho; bestAlpha = alpha; }
         }
         var wb = Solve(Z(xt), yt, bestAlpha);
-        return RankCorrelation.Spearman(Z(Features(test)).matmul(wb).flatten().data<double>().ToArray(), Targets(test));
+        return LayerLens.Stats.Correlation.Spearman(Z(Features(test)).matmul(wb).flatten().data<double>().ToArray(), Targets(test));
     }
 
     static Tensor Solve(Tensor z, Tensor y, double alpha)
