@@ -211,6 +211,81 @@ public static partial class OnnxOpRegistry
             });
         });
 
+        Add("NonMaxSuppression", ctx =>
+        {
+            bool centerBox = ctx.Int("center_point_box", 0) != 0;
+            return One(a =>
+            {
+                long maxPerClass = Opt(a, 2) is { } m && m.numel() > 0 ? ElementTypes.ToLongs(m)[0] : 0;
+                double iou = Opt(a, 3) is { } t && t.numel() > 0 ? ElementTypes.ToDoubles(t)[0] : 0;
+                double? minScore = Opt(a, 4) is { } st && st.numel() > 0 ? ElementTypes.ToDoubles(st)[0] : null;
+                return NonMaxSuppression(In(a, 0, ctx), In(a, 1, ctx), maxPerClass, iou, minScore, centerBox);
+            });
+        });
+        Add("NegativeLogLikelihoodLoss", ctx =>
+        {
+            var reduction = ctx.String("reduction", "mean");
+            long? ignore = ctx.Has("ignore_index") ? ctx.Int("ignore_index", 0) : null;
+            if (reduction is not ("none" or "sum" or "mean")) throw ctx.Unsupported($"reduction='{reduction}'");
+            return One(a => NllLoss(In(a, 0, ctx), In(a, 1, ctx), Opt(a, 2), reduction, ignore));
+        });
+        Add("SoftmaxCrossEntropyLoss", ctx =>
+        {
+            var reduction = ctx.String("reduction", "mean");
+            long? ignore = ctx.Has("ignore_index") ? ctx.Int("ignore_index", 0) : null;
+            if (reduction is not ("none" or "sum" or "mean")) throw ctx.Unsupported($"reduction='{reduction}'");
+            return a =>
+            {
+                var logProb = F.log_softmax(In(a, 0, ctx), 1);
+                return new[] { NllLoss(logProb, In(a, 1, ctx), Opt(a, 2), reduction, ignore), logProb };
+            };
+        });
+
+        Add("HannWindow", ctx => WindowOp(ctx, 0.5, 0.5));
+        Add("HammingWindow", ctx => WindowOp(ctx, 25.0 / 46, 21.0 / 46));
+        Add("BlackmanWindow", ctx => WindowOp(ctx, 0.42, 0.5, 0.08));
+
+        Add("QuantizeLinear", ctx =>
+        {
+            long axis = ctx.Int("axis", 1);
+            ctx.Ignore("saturate");
+            return One(a =>
+            {
+                var x = In(a, 0, ctx);
+                var zp = Opt(a, 2);
+                var type = zp?.dtype ?? ScalarType.Byte;
+                long ax = Axis(axis, x.dim());
+                var y = (x.to_type(ScalarType.Float32) / PerAxis(In(a, 1, ctx).to_type(ScalarType.Float32), ax, x.dim())).round();
+                if (zp is not null) y = y + PerAxis(zp.to_type(ScalarType.Float32), ax, x.dim());
+                var (lo, hi) = IntegerRange(type);
+                return y.clamp(lo, hi).to_type(type);
+            });
+        });
+        Add("DequantizeLinear", ctx =>
+        {
+            long axis = ctx.Int("axis", 1);
+            return One(a =>
+            {
+                var x = In(a, 0, ctx);
+                var scale = In(a, 1, ctx);
+                long ax = Axis(axis, x.dim());
+                var y = x.to_type(ScalarType.Float32);
+                if (Opt(a, 2) is { } zp) y = y - PerAxis(zp.to_type(ScalarType.Float32), ax, x.dim());
+                return (y * PerAxis(scale, ax, x.dim())).to_type(scale.dtype);
+            });
+        });
+        Add("DynamicQuantizeLinear", ctx => a =>
+        {
+            var x = In(a, 0, ctx).to_type(ScalarType.Float32);
+            // The range always includes zero so that zero is exactly representable (ONNX's definition).
+            var max = x.max().clamp_min(0);
+            var min = x.min().clamp_max(0);
+            var scale = (max - min) / 255;
+            var zp = (-min / scale).round().clamp(0, 255);
+            var y = ((x / scale).round() + zp).clamp(0, 255).to_type(ScalarType.Byte);
+            return new[] { y, scale, zp.to_type(ScalarType.Byte) };
+        });
+
         Add("GridSample", ctx =>
         {
             var mode = ctx.String("mode", "bilinear");
@@ -233,6 +308,111 @@ public static partial class OnnxOpRegistry
             return One(a => F.grid_sample(In(a, 0, ctx), In(a, 1, ctx), m, p, alignCorners));
         });
     }
+
+    /// <summary>
+    /// NonMaxSuppression per batch and class: candidates above the score threshold in descending score order
+    /// (ties by box index), each kept unless its IoU with a kept box exceeds the threshold.
+    /// </summary>
+    static Tensor NonMaxSuppression(Tensor boxes, Tensor scores, long maxPerClass, double iouThreshold, double? scoreThreshold, bool centerBox)
+    {
+        long batches = boxes.shape[0], count = boxes.shape[1], classes = scores.shape[1];
+        var b = ElementTypes.ToDoubles(boxes);
+        var sc = ElementTypes.ToDoubles(scores);
+        var selected = new List<long>();
+        for (long n = 0; n < batches; n++)
+        {
+            var corners = new (double Y1, double X1, double Y2, double X2)[count];
+            for (long i = 0; i < count; i++)
+            {
+                long o = (n * count + i) * 4;
+                if (centerBox)
+                {
+                    double xc = b[o], yc = b[o + 1], w = b[o + 2], h = b[o + 3];
+                    corners[i] = (yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2);
+                }
+                else
+                    corners[i] = (Math.Min(b[o], b[o + 2]), Math.Min(b[o + 1], b[o + 3]), Math.Max(b[o], b[o + 2]), Math.Max(b[o + 1], b[o + 3]));
+            }
+            for (long c = 0; c < classes; c++)
+            {
+                long baseIndex = (n * classes + c) * count;
+                var order = Enumerable.Range(0, (int)count)
+                    .Where(i => scoreThreshold is not { } t || sc[baseIndex + i] > t)
+                    .OrderByDescending(i => sc[baseIndex + i]).ThenBy(i => i).ToList();
+                var kept = new List<int>();
+                foreach (var i in order)
+                {
+                    if (kept.Count >= maxPerClass) break;
+                    if (kept.Any(k => Iou(corners[k], corners[i]) > iouThreshold)) continue;
+                    kept.Add(i);
+                    selected.AddRange(new[] { n, c, (long)i });
+                }
+            }
+        }
+        return torch.tensor(selected.ToArray(), dtype: ScalarType.Int64).reshape(-1, 3).to(boxes.device);
+    }
+
+    static double Iou((double Y1, double X1, double Y2, double X2) a, (double Y1, double X1, double Y2, double X2) b)
+    {
+        double ih = Math.Min(a.Y2, b.Y2) - Math.Max(a.Y1, b.Y1), iw = Math.Min(a.X2, b.X2) - Math.Max(a.X1, b.X1);
+        if (ih <= 0 || iw <= 0) return 0;
+        double inter = ih * iw;
+        double union = (a.Y2 - a.Y1) * (a.X2 - a.X1) + (b.Y2 - b.Y1) * (b.X2 - b.X1) - inter;
+        return union <= 0 ? 0 : inter / union;
+    }
+
+    /// <summary>NegativeLogLikelihoodLoss on log-probabilities [N, C, d...] and class targets [N, d...].</summary>
+    static Tensor NllLoss(Tensor logProb, Tensor target, Tensor? weight, string reduction, long? ignoreIndex)
+    {
+        target = target.to_type(ScalarType.Int64);
+        var valid = ignoreIndex is { } ig ? target.ne(ig) : torch.ones_like(target, dtype: ScalarType.Bool);
+        // Ignored targets may lie outside [0, C); they pick class 0 and then get weight zero.
+        var safe = torch.where(valid, target, torch.zeros_like(target));
+        var picked = logProb.gather(1, safe.unsqueeze(1)).squeeze(1);
+        var w = weight is null ? torch.ones_like(picked) : weight.index_select(0, safe.flatten()).reshape(safe.shape);
+        w = torch.where(valid, w, torch.zeros_like(w));
+        var loss = -picked * w;
+        return reduction switch
+        {
+            "none" => loss,
+            "sum" => loss.sum(),
+            _ => loss.sum() / w.sum(),
+        };
+    }
+
+    static Kernel WindowOp(OnnxNodeContext ctx, params double[] terms)
+    {
+        bool periodic = ctx.Int("periodic", 1) != 0;
+        var dtype = OnnxTensors.ToScalarType((int)ctx.Int("output_datatype", 1), ctx.Describe);
+        return One(a => CosineWindow(ElementTypes.ToLongs(In(a, 0, ctx))[0], periodic, dtype, terms));
+    }
+
+    static Tensor CosineWindow(long size, bool periodic, ScalarType dtype, params double[] cosineTerms)
+    {
+        double n = periodic ? size : size - 1;
+        var k = torch.arange(size, dtype: ScalarType.Float64);
+        var w = torch.zeros(size, dtype: ScalarType.Float64);
+        for (int j = 0; j < cosineTerms.Length; j++)
+            w = w + (k * (2 * Math.PI * j / n)).cos() * (j % 2 == 0 ? cosineTerms[j] : -cosineTerms[j]);
+        return w.to_type(dtype);
+    }
+
+    static Tensor PerAxis(Tensor p, long axis, long rank)
+    {
+        if (p.dim() == 0) return p;
+        var shape = Enumerable.Repeat(1L, (int)rank).ToArray();
+        shape[axis] = p.shape[0];
+        return p.reshape(shape);
+    }
+
+    static (double Lo, double Hi) IntegerRange(ScalarType t) => t switch
+    {
+        ScalarType.Int8 => (sbyte.MinValue, sbyte.MaxValue),
+        ScalarType.Byte => (0, 255),
+        ScalarType.Int16 => (short.MinValue, short.MaxValue),
+        ScalarType.Int32 => (int.MinValue, int.MaxValue),
+        _ => (double.MinValue, double.MaxValue),
+    };
 
     /// <summary>GatherND: each innermost index tuple of <paramref name="idx"/> picks a slice of <paramref name="data"/>,
     /// the first <paramref name="batchDims"/> dims being shared batch dims.</summary>
