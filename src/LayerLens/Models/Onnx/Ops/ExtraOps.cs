@@ -286,6 +286,74 @@ public static partial class OnnxOpRegistry
             return new[] { y, scale, zp.to_type(ScalarType.Byte) };
         });
 
+        // Integer and quantized linear ops compute in float64, where int8/uint8 products sum exactly.
+        Add("ConvInteger", ctx =>
+        {
+            var conv = Factories["Conv"](ctx);
+            return One(a =>
+            {
+                var x = Centered(In(a, 0, ctx), Opt(a, 2), 1);
+                var w = Centered(In(a, 1, ctx), Opt(a, 3), 0);
+                return conv(new Tensor?[] { x, w, null })[0].round().to_type(ScalarType.Int32);
+            });
+        });
+        Add("MatMulInteger", ctx => One(a =>
+        {
+            var A = In(a, 0, ctx);
+            // A's zero point may be per row; B's per column (which broadcasts as is).
+            var azp = Opt(a, 2) is { } z && z.dim() == 1 && z.shape[0] > 1 ? z.reshape(-1, 1) : Opt(a, 2);
+            var x = Centered(A, azp, -1);
+            var y = Centered(In(a, 1, ctx), Opt(a, 3), -1);
+            return x.matmul(y).round().to_type(ScalarType.Int32);
+        }));
+        Add("QLinearConv", ctx =>
+        {
+            var conv = Factories["Conv"](ctx);
+            return One(a =>
+            {
+                var x = Centered(In(a, 0, ctx), Opt(a, 2), 1);
+                var w = Centered(In(a, 3, ctx), Opt(a, 5), 0);
+                var xScale = In(a, 1, ctx).to_type(ScalarType.Float64);
+                var wScale = In(a, 4, ctx).to_type(ScalarType.Float64);
+                var bias = Opt(a, 8)?.to_type(ScalarType.Float64);
+                var acc = conv(new Tensor?[] { x, w, bias })[0];
+                var scale = (xScale * wScale).reshape(1, -1, 1, 1);
+                if (acc.dim() != 4) scale = scale.reshape(new long[] { 1, -1 }.Concat(Enumerable.Repeat(1L, (int)acc.dim() - 2)).ToArray());
+                return Requantize(acc * scale, In(a, 6, ctx), Opt(a, 7));
+            });
+        });
+        Add("QLinearMatMul", ctx => One(a =>
+        {
+            var x = Centered(In(a, 0, ctx), Opt(a, 2), -1);
+            var y = Centered(In(a, 3, ctx), Opt(a, 5), -1);
+            var real = x.matmul(y) * (In(a, 1, ctx).to_type(ScalarType.Float64) * In(a, 4, ctx).to_type(ScalarType.Float64));
+            return Requantize(real, In(a, 6, ctx), Opt(a, 7));
+        }));
+        Add("MaxUnpool", ctx =>
+        {
+            var kernel = ctx.Ints("kernel_shape") ?? throw ctx.Unsupported("kernel_shape is required");
+            var strides = ctx.Ints("strides") ?? Enumerable.Repeat(1L, kernel.Length).ToArray();
+            var pads = ctx.Ints("pads") ?? new long[kernel.Length * 2];
+            return One(a =>
+            {
+                var x = In(a, 0, ctx);
+                var idx = In(a, 1, ctx).to_type(ScalarType.Int64);
+                int n = kernel.Length;
+                var shape = x.shape.Take(2).Concat(Enumerable.Range(0, n).Select(i => (x.shape[i + 2] - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n])).ToArray();
+                long total = shape.Aggregate(1L, (p, v) => p * v);
+                // Indices are flat positions in the unpooled tensor of the inferred shape (MaxPool's Indices
+                // output); a larger requested output_shape adds zeros at the end of each spatial axis.
+                var y = torch.zeros(total, dtype: x.dtype, device: x.device).scatter(0, idx.flatten(), x.flatten()).reshape(shape);
+                if (Opt(a, 2) is { } os)
+                {
+                    var target = ElementTypes.ToLongs(os);
+                    var extra = Enumerable.Range(0, n).Select(i => target[i + 2] - shape[i + 2]).ToArray();
+                    if (extra.Any(v => v != 0)) y = F.pad(y, TorchPad(new long[n], extra));
+                }
+                return y;
+            });
+        });
+
         Add("GridSample", ctx =>
         {
             var mode = ctx.String("mode", "bilinear");
@@ -378,6 +446,26 @@ public static partial class OnnxOpRegistry
             "sum" => loss.sum(),
             _ => loss.sum() / w.sum(),
         };
+    }
+
+    /// <summary>An integer tensor minus its zero point (scalar, or per slice along <paramref name="axis"/>), as float64.</summary>
+    static Tensor Centered(Tensor q, Tensor? zeroPoint, long axis)
+    {
+        var x = q.to_type(ScalarType.Float64);
+        if (zeroPoint is null) return x;
+        var zp = zeroPoint.to_type(ScalarType.Float64);
+        if (zp.dim() == 1 && zp.shape[0] > 1 && axis >= 0) zp = PerAxis(zp, axis, x.dim());
+        return x - zp;
+    }
+
+    /// <summary>Real values to the zero point's integer type: round half to even, add the zero point, saturate.</summary>
+    static Tensor Requantize(Tensor real, Tensor scale, Tensor? zeroPoint)
+    {
+        var type = zeroPoint?.dtype ?? ScalarType.Byte;
+        var y = (real / scale.to_type(ScalarType.Float64)).round();
+        if (zeroPoint is not null) y = y + zeroPoint.to_type(ScalarType.Float64);
+        var (lo, hi) = IntegerRange(type);
+        return y.clamp(lo, hi).to_type(type);
     }
 
     static Kernel WindowOp(OnnxNodeContext ctx, params double[] terms)
