@@ -354,6 +354,17 @@ public static partial class OnnxOpRegistry
             });
         });
 
+        Add("RoiAlign", ctx =>
+        {
+            var mode = ctx.String("mode", "avg");
+            if (mode is not ("avg" or "max")) throw ctx.Unsupported($"mode='{mode}'");
+            var coord = ctx.String("coordinate_transformation_mode", ctx.Opset >= 16 ? "half_pixel" : "output_half_pixel");
+            if (coord is not ("half_pixel" or "output_half_pixel")) throw ctx.Unsupported($"coordinate_transformation_mode='{coord}'");
+            var p = new RoiAlignParams(ctx.Int("output_height", 1), ctx.Int("output_width", 1), ctx.Int("sampling_ratio", 0),
+                                       ctx.Float("spatial_scale", 1f), coord == "half_pixel", mode == "max");
+            return One(a => RoiAlign(In(a, 0, ctx), In(a, 1, ctx), In(a, 2, ctx), p));
+        });
+
         Add("GridSample", ctx =>
         {
             var mode = ctx.String("mode", "bilinear");
@@ -446,6 +457,66 @@ public static partial class OnnxOpRegistry
             "sum" => loss.sum(),
             _ => loss.sum() / w.sum(),
         };
+    }
+
+    sealed record RoiAlignParams(long OutH, long OutW, long SamplingRatio, double SpatialScale, bool HalfPixel, bool Max);
+
+    /// <summary>
+    /// RoiAlign as ONNX (and ONNX Runtime) define it: each output bin averages (or, in max mode, takes the
+    /// largest weighted corner of) bilinear samples on a regular grid. Built from gathers and weights so the
+    /// result stays differentiable with respect to the feature map.
+    /// </summary>
+    static Tensor RoiAlign(Tensor x, Tensor rois, Tensor batchIndices, RoiAlignParams p)
+    {
+        long channels = x.shape[1], height = x.shape[2], width = x.shape[3];
+        var r = ElementTypes.ToDoubles(rois);
+        var bi = ElementTypes.ToLongs(batchIndices);
+        var outputs = new List<Tensor>();
+        double offset = p.HalfPixel ? 0.5 : 0;
+        for (int n = 0; n < bi.Length; n++)
+        {
+            double x0 = r[4 * n] * p.SpatialScale - offset, y0 = r[4 * n + 1] * p.SpatialScale - offset;
+            double x1 = r[4 * n + 2] * p.SpatialScale - offset, y1 = r[4 * n + 3] * p.SpatialScale - offset;
+            double rw = x1 - x0, rh = y1 - y0;
+            if (!p.HalfPixel) { rw = Math.Max(rw, 1); rh = Math.Max(rh, 1); }
+            double binH = rh / p.OutH, binW = rw / p.OutW;
+            long gh = p.SamplingRatio > 0 ? p.SamplingRatio : (long)Math.Ceiling(rh / p.OutH);
+            long gw = p.SamplingRatio > 0 ? p.SamplingRatio : (long)Math.Ceiling(rw / p.OutW);
+            long samples = Math.Max(gh * gw, 1);
+            if (gh * gw == 0)
+            {
+                // An empty region has no samples; the specification's division by max(count, 1) gives zeros.
+                outputs.Add(torch.zeros(new[] { channels, p.OutH, p.OutW }, dtype: x.dtype, device: x.device));
+                continue;
+            }
+            long cells = p.OutH * p.OutW * gh * gw * 4;
+            var index = new long[cells];
+            var weight = new double[cells];
+            long k = 0;
+            for (long ph = 0; ph < p.OutH; ph++)
+                for (long pw = 0; pw < p.OutW; pw++)
+                    for (long iy = 0; iy < gh; iy++)
+                        for (long ix = 0; ix < gw; ix++, k += 4)
+                        {
+                            double yy = y0 + ph * binH + (iy + 0.5) * binH / gh;
+                            double xx = x0 + pw * binW + (ix + 0.5) * binW / gw;
+                            if (yy < -1 || yy > height || xx < -1 || xx > width) continue; // contributes zero
+                            yy = Math.Max(yy, 0); xx = Math.Max(xx, 0);
+                            long yl = (long)yy, xl = (long)xx, yh, xh;
+                            if (yl >= height - 1) { yl = yh = height - 1; yy = yl; } else yh = yl + 1;
+                            if (xl >= width - 1) { xl = xh = width - 1; xx = xl; } else xh = xl + 1;
+                            double ly = yy - yl, lx = xx - xl, hy = 1 - ly, hx = 1 - lx;
+                            index[k] = yl * width + xl; weight[k] = hy * hx;
+                            index[k + 1] = yl * width + xh; weight[k + 1] = hy * lx;
+                            index[k + 2] = yh * width + xl; weight[k + 2] = ly * hx;
+                            index[k + 3] = yh * width + xh; weight[k + 3] = ly * lx;
+                        }
+            var plane = x[bi[n]].reshape(channels, height * width);
+            var w = torch.tensor(weight, dtype: ScalarType.Float64, device: x.device).to_type(x.dtype);
+            var v = (plane.index_select(1, LongTensor(index, x.device)) * w).reshape(channels, p.OutH, p.OutW, gh * gw, 4);
+            outputs.Add(p.Max ? v.amax(new long[] { 4 }).amax(new long[] { 3 }) : v.sum(new long[] { 3, 4 }) / samples);
+        }
+        return outputs.Count == 0 ? torch.zeros(new[] { 0, channels, p.OutH, p.OutW }, dtype: x.dtype, device: x.device) : torch.stack(outputs);
     }
 
     /// <summary>An integer tensor minus its zero point (scalar, or per slice along <paramref name="axis"/>), as float64.</summary>
