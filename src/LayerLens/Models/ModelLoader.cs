@@ -1,18 +1,22 @@
 using LayerLens.Models.Engine;
 using LayerLens.Models.Onnx;
+using LayerLens.Models.TfJs;
 
 namespace LayerLens.Models;
 
 /// <summary>Opens a model from a path, choosing the importer by its format.</summary>
 public static class ModelLoader
 {
-    /// <summary>Loads <paramref name="spec"/>: an .onnx file (more formats join as their importers land).</summary>
+    /// <summary>Loads <paramref name="spec"/>: an .onnx file, or a TensorFlow.js graph model (a model.json, any .json
+    /// graph-model file, or a folder holding model.json).</summary>
     public static ModelGraph Load(string spec, ComputeDevice? device = null)
     {
         Native.TorchRuntime.EnsureLoaded();
         ModelGraph graph;
         if (spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             graph = OnnxImporter.Load(spec);
+        else if (TfJsImporter.Recognises(spec))
+            graph = TfJsImporter.Load(spec);
         else if (!File.Exists(spec) && !Directory.Exists(spec))
             throw new LayerLensException($"{spec}: model file not found", ErrorKind.BadInput);
         else

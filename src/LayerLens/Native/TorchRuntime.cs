@@ -39,17 +39,23 @@ public static class TorchRuntime
         };
         var path = candidates.FirstOrDefault(File.Exists);
         if (path == null) return $"libLibTorchSharp.so is not in {dir} (was the TorchSharp-cpu package restored for this platform?)";
+        return DescribeLoadFailure(path) ?? $"{path} loads, but libtorch failed to initialise";
+    }
+
+    /// <summary>One line saying why the dynamic loader refuses <paramref name="path"/>, or null when it loads.</summary>
+    public static string? DescribeLoadFailure(string path)
+    {
         try
         {
             var handle = NativeLibrary.Load(path);
             NativeLibrary.Free(handle);
-            return $"{path} loads, but libtorch failed to initialise";
+            return null;
         }
         catch (DllNotFoundException e)
         {
-            var msg = e.Message.Split('\n')[0];
+            var msg = e.Message.Replace('\n', ' ').Trim();
             if (msg.Contains(ElfVersionPatch.TorchSharpMissingVersion, StringComparison.Ordinal))
-                msg += $" (the build marks this requirement weak in its output copy; rebuild, or see docs/troubleshooting.md)";
+                msg += " (the build marks this requirement weak in its output copy of libLibTorchSharp.so; rebuild the project)";
             return msg;
         }
     }

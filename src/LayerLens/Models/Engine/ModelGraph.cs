@@ -81,6 +81,8 @@ public sealed class ModelGraph : IDisposable
     }
 
     public string Name { get; }
+    /// <summary>The importer's parsed file (an ONNX ModelProto), kept so a changed model can be saved again.</summary>
+    public object? Source { get; init; }
     /// <summary>"onnx" or "tfjs".</summary>
     public string Format { get; }
     public IReadOnlyList<GraphInputInfo> Inputs { get; }
@@ -161,11 +163,21 @@ public sealed class ModelGraph : IDisposable
         var owned = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
 
         using var gradMode = options.Grad ? torch.enable_grad() : torch.no_grad();
+        var shapeKey = ShapeKey(inputs);
+        var folded = FoldedShapes(shapeKey);
+        var newlyFolded = folded == null && _shapeNodes.Count > 0 ? new Dictionary<string, Tensor>(StringComparer.Ordinal) : null;
         try
         {
             for (int i = 0; i < _nodes.Length; i++)
             {
                 var node = _nodes[i];
+                if (folded != null && _shapeNodes.Contains(node))
+                {
+                    // Shape arithmetic was folded to constants for these input shapes on an earlier run.
+                    foreach (var o in node.Outputs)
+                        if (o.Length > 0) env[o] = folded[o];
+                    continue;
+                }
                 var args = new Tensor?[node.Inputs.Length];
                 for (int k = 0; k < args.Length; k++)
                     args[k] = node.Inputs[k].Length == 0 ? null : Lookup(node.Inputs[k], inputs, env);
@@ -175,6 +187,15 @@ public sealed class ModelGraph : IDisposable
                     var name = node.Outputs[k];
                     var value = results[k];
                     if (name.Length == 0) { value.Dispose(); continue; }
+                    if (newlyFolded != null && _shapeNodes.Contains(node)) newlyFolded[name] = value.detach().clone();
+                    if (options.Grad && taps.Contains(name) && value.is_floating_point() && !value.requires_grad)
+                    {
+                        // Nothing upstream needs gradients (e.g. CAMs on frozen weights and a plain image):
+                        // make the tap a leaf so that gradients still reach it.
+                        var leaf = value.detach().requires_grad_(true);
+                        value.Dispose();
+                        value = leaf;
+                    }
                     env[name] = value;
                     owned.Add(value);
                     if (taps.Contains(name) && options.OnTap != null)
@@ -186,11 +207,16 @@ public sealed class ModelGraph : IDisposable
                     if (name.Length > 0 && lastUse.TryGetValue(name, out var last) && last == i && !keep.Contains(name))
                         Release(name, env, owned);
             }
+            if (newlyFolded != null) StoreFoldedShapes(shapeKey, newlyFolded);
+            newlyFolded = null;
+            // Hand over the very tensors the graph used (not aliases), so autograd.grad can differentiate
+            // with respect to a returned tap; values the run does not own (inputs, constants) are aliased.
+            Tensor HandOver(Tensor t) => owned.Remove(t) ? t : outputs.Values.Concat(kept.Values).Contains(t) ? t : t.alias();
             foreach (var o in OutputNames)
-                outputs[o] = Lookup(o, inputs, env).alias();
+                outputs[o] = HandOver(Lookup(o, inputs, env));
             if (options.KeepTaps)
                 foreach (var t in taps)
-                    kept[t] = env[t].alias();
+                    kept[t] = HandOver(env[t]);
         }
         catch
         {
@@ -200,6 +226,7 @@ public sealed class ModelGraph : IDisposable
         finally
         {
             foreach (var t in owned) t.Dispose();
+            if (newlyFolded != null) foreach (var t in newlyFolded.Values) t.Dispose();
         }
         return new ForwardResult(outputs, kept);
     }
@@ -253,10 +280,51 @@ public sealed class ModelGraph : IDisposable
         return result;
     }
 
+    const int MaxFoldedShapeSets = 16;
+    readonly object _foldGate = new();
+    readonly Dictionary<string, Dictionary<string, Tensor>> _foldedShapes = new(StringComparer.Ordinal);
+    readonly Queue<string> _foldOrder = new();
+
+    static string ShapeKey(IReadOnlyDictionary<string, Tensor> inputs) =>
+        string.Join(";", inputs.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + ":" + string.Join(",", kv.Value.shape)));
+
+    Dictionary<string, Tensor>? FoldedShapes(string key)
+    {
+        lock (_foldGate) return _foldedShapes.GetValueOrDefault(key);
+    }
+
+    /// <summary>
+    /// Shape nodes depend only on the input shapes, so their values for one set of input shapes are constants:
+    /// kept here (for the last few shape sets) so later runs of the same shapes skip them.
+    /// </summary>
+    void StoreFoldedShapes(string key, Dictionary<string, Tensor> values)
+    {
+        lock (_foldGate)
+        {
+            if (_foldedShapes.ContainsKey(key)) { foreach (var t in values.Values) t.Dispose(); return; }
+            _foldedShapes[key] = values;
+            _foldOrder.Enqueue(key);
+            while (_foldOrder.Count > MaxFoldedShapeSets)
+                if (_foldedShapes.Remove(_foldOrder.Dequeue(), out var old))
+                    foreach (var t in old.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Number of input-shape sets whose shape arithmetic is currently folded (for tests and diagnostics).</summary>
+    public int FoldedShapeSets { get { lock (_foldGate) return _foldedShapes.Count; } }
+
+    /// <summary>Nodes that compute only shapes; they are folded per input shape and are not layers.</summary>
+    public int ShapeNodeCount => _shapeNodes.Count;
+
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        lock (_foldGate)
+        {
+            foreach (var set in _foldedShapes.Values) foreach (var t in set.Values) t.Dispose();
+            _foldedShapes.Clear();
+        }
         foreach (var t in _constants.Values) t.Dispose();
         _constants.Clear();
     }
@@ -315,6 +383,10 @@ public sealed class ModelGraph : IDisposable
 
     void ValidateInputs(IReadOnlyDictionary<string, Tensor> inputs, bool checkFinite)
     {
+        using var scope = torch.NewDisposeScope();
+        foreach (var name in inputs.Keys)
+            if (!Inputs.Any(i => i.Name == name))
+                throw new LayerLensException($"model '{Name}' has no input named '{name}' (inputs: {string.Join(", ", Inputs.Select(i => i.Name))})", ErrorKind.BadInput);
         foreach (var inp in Inputs)
         {
             if (!inputs.TryGetValue(inp.Name, out var t))
@@ -322,7 +394,7 @@ public sealed class ModelGraph : IDisposable
             var declared = inp.Shape;
             bool ok = declared.Length == t.shape.Length;
             for (int d = 0; ok && d < declared.Length; d++)
-                if (declared[d] >= 0 && declared[d] != t.shape[d]) ok = false;
+                if (declared[d] >= 0 && declared[d] != t.shape[d] && !IsSpatial(inp, d)) ok = false;
             if (!ok)
                 throw new LayerLensException($"input '{inp.Name}' expects shape [{string.Join(",", declared.Select(d => d < 0 ? "?" : d.ToString()))}], got [{string.Join(",", t.shape)}]", ErrorKind.BadInput);
             var expected = ElementTypes.ToScalarType(inp.ElementType);
@@ -335,9 +407,18 @@ public sealed class ModelGraph : IDisposable
                     throw new LayerLensException($"input '{inp.Name}' contains NaN or infinite values", ErrorKind.BadInput);
             }
         }
-        foreach (var name in inputs.Keys)
-            if (!Inputs.Any(i => i.Name == name))
-                throw new LayerLensException($"model '{Name}' has no input named '{name}' (inputs: {string.Join(", ", Inputs.Select(i => i.Name))})", ErrorKind.BadInput);
+    }
+
+    /// <summary>
+    /// Height and width of a 4-D image input may differ from the declared size: exporters fix them to the
+    /// example input, but convolutional graphs accept any size (a graph that cannot fails at the node that
+    /// cannot, naming it).
+    /// </summary>
+    bool IsSpatial(GraphInputInfo input, int dim)
+    {
+        if (input.Shape.Length != 4) return false;
+        bool nhwc = Metadata.TryGetValue("layout", out var layout) && layout == "NHWC";
+        return nhwc ? dim is 1 or 2 : dim is 2 or 3;
     }
 
     Dictionary<string, int> LastUse()

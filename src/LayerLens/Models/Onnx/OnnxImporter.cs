@@ -90,7 +90,7 @@ public static class OnnxImporter
             var metadata = model.MetadataProps.ToDictionary(kv => kv.Key, kv => kv.Value);
             metadata["producer"] = $"{model.ProducerName} {model.ProducerVersion}".Trim();
             metadata["opset"] = opset.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return new ModelGraph(name, "onnx", inputs, outputs, constants, nodes, metadata);
+            return new ModelGraph(name, "onnx", inputs, outputs, constants, nodes, metadata) { Source = model };
         }
         catch
         {

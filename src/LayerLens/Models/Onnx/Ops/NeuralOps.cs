@@ -169,7 +169,9 @@ public static partial class OnnxOpRegistry
             if (!training && ctx.HasOutput(1))
                 throw ctx.Unsupported("running mean/var outputs are requested without training_mode=1 (opset < 14 training graph)");
             if (!training)
-                return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx), false, 0.1, eps));
+                // ONNX momentum weighs the old running value; libtorch's weighs the new batch statistic.
+                return One(a => F.batch_norm(In(a, 0, ctx), In(a, 3, ctx), In(a, 4, ctx), In(a, 1, ctx), In(a, 2, ctx),
+                    KernelContext.UpdateBatchNormStatistics, 1 - momentum, eps));
             // training_mode=1 is deterministic: normalise by the batch statistics and report updated running
             // statistics (population variance, as the ONNX definition says).
             return a =>
@@ -207,7 +209,8 @@ public static partial class OnnxOpRegistry
                 if (!wantStats && scale.shape.SequenceEqual(normShape) && (bias is null || bias.shape.SequenceEqual(normShape)))
                     return new[] { F.layer_norm(x, normShape, scale, bias, eps) };
                 var dims = Enumerable.Range((int)ax, (int)(x.dim() - ax)).Select(i => (long)i).ToArray();
-                var xf = x.to_type(ScalarType.Float32);
+                // Float32 statistics for half-precision inputs; float64 inputs keep their precision, like the fast path.
+                var xf = x.dtype == ScalarType.Float64 ? x : x.to_type(ScalarType.Float32);
                 var mean = xf.mean(dims, keepdim: true);
                 var centered = xf - mean;
                 var inv = (centered.pow(2).mean(dims, keepdim: true) + eps).rsqrt();

@@ -1,0 +1,110 @@
+using Google.Protobuf;
+using LayerLens.Models.Engine;
+using LayerLens.Models.Onnx.Proto;
+using static TorchSharp.torch;
+
+namespace LayerLens.Models.Onnx;
+
+/// <summary>Writes an imported ONNX model back to a self-contained file, with its current weights and an optional new head.</summary>
+public static class OnnxExporter
+{
+    public const string HeadOutput = "layerlens_head";
+    public const string ProbabilitiesOutput = "layerlens_probabilities";
+
+    /// <summary>
+    /// Saves <paramref name="graph"/> as ONNX: every initializer (and Constant node) with the value the graph holds now;
+    /// with a head, the graph ends in <c>Gemm(features, weight, bias)</c> on <paramref name="featureLayer"/> (feature maps are
+    /// averaged over space first) and nodes the head does not need are dropped.
+    /// </summary>
+    public static void Save(ModelGraph graph, string path, string? featureLayer = null, Tensor? headWeight = null, Tensor? headBias = null,
+        int featureRank = 2, bool probabilities = false)
+    {
+        if (graph.Source is not ModelProto source)
+            throw new LayerLensException($"model '{graph.Name}' was not imported from ONNX, so it cannot be saved as ONNX", ErrorKind.BadInput);
+        var model = source.Clone();
+        var g = model.Graph;
+
+        // Constant nodes become initializers so that a changed value is written once, as data.
+        foreach (var node in g.Node.Where(n => n.OpType == "Constant" && n.Output.Count == 1 && graph.Constants.ContainsKey(n.Output[0])).ToList())
+        {
+            g.Node.Remove(node);
+            g.Initializer.Add(new TensorProto { Name = node.Output[0] });
+        }
+        for (int i = 0; i < g.Initializer.Count; i++)
+        {
+            var name = g.Initializer[i].Name;
+            if (graph.Constants.TryGetValue(name, out var value))
+                g.Initializer[i] = OnnxTensors.FromTensor(value, name);
+        }
+
+        if (featureLayer != null && headWeight is not null && headBias is not null)
+        {
+            var features = featureLayer;
+            if (featureRank > 2)
+            {
+                g.Node.Add(Node("GlobalAveragePool", new[] { features }, "layerlens_head_pool"));
+                g.Node.Add(Node("Flatten", new[] { "layerlens_head_pool" }, "layerlens_head_features", ("axis", 1)));
+                features = "layerlens_head_features";
+            }
+            g.Initializer.Add(OnnxTensors.FromTensor(headWeight.to_type(ScalarType.Float32), "layerlens_head.weight"));
+            g.Initializer.Add(OnnxTensors.FromTensor(headBias.to_type(ScalarType.Float32), "layerlens_head.bias"));
+            g.Node.Add(Node("Gemm", new[] { features, "layerlens_head.weight", "layerlens_head.bias" }, HeadOutput, ("transB", 1)));
+            g.Output.Clear();
+            g.Output.Add(Output(HeadOutput, headWeight.shape[0]));
+            if (probabilities)
+            {
+                g.Node.Add(Node("Softmax", new[] { HeadOutput }, ProbabilitiesOutput, ("axis", 1)));
+                g.Output.Add(Output(ProbabilitiesOutput, headWeight.shape[0]));
+            }
+            Prune(g);
+        }
+        var tmp = path + ".tmp-" + Environment.ProcessId;
+        using (var fs = File.Create(tmp)) model.WriteTo(fs);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    static NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)
+    {
+        var n = new NodeProto { OpType = op, Name = output };
+        n.Input.AddRange(inputs);
+        n.Output.Add(output);
+        foreach (var (name, value) in ints)
+            n.Attribute.Add(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value });
+        return n;
+    }
+
+    static ValueInfoProto Output(string name, long width)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+
+    /// <summary>Drops nodes, initializers and value infos the outputs do not depend on.</summary>
+    static void Prune(GraphProto g)
+    {
+        var needed = new HashSet<string>(g.Output.Select(o => o.Name), StringComparer.Ordinal);
+        var keep = new List<NodeProto>();
+        for (int i = g.Node.Count - 1; i >= 0; i--)
+        {
+            var n = g.Node[i];
+            if (!n.Output.Any(needed.Contains)) continue;
+            keep.Add(n);
+            foreach (var input in n.Input) if (input.Length > 0) needed.Add(input);
+        }
+        keep.Reverse();
+        g.Node.Clear();
+        g.Node.AddRange(keep);
+        var inits = g.Initializer.Where(t => needed.Contains(t.Name)).ToList();
+        g.Initializer.Clear();
+        g.Initializer.AddRange(inits);
+        var infos = g.ValueInfo.Where(v => needed.Contains(v.Name)).ToList();
+        g.ValueInfo.Clear();
+        g.ValueInfo.AddRange(infos);
+    }
+}

@@ -1,0 +1,37 @@
+using LayerLens.Native;
+using static TorchSharp.torch;
+
+namespace LayerLens.Quality.Metrics;
+
+/// <summary>Shape checks and layout shared by the full-reference metrics.</summary>
+internal static class MetricInputs
+{
+    /// <summary>
+    /// Brings a reference and a distorted batch to [N,C,H,W] in <paramref name="dtype"/>. A single reference
+    /// ([C,H,W] or N = 1) is broadcast over a batch of distorted images, so one reference is prepared once.
+    /// </summary>
+    public static (Tensor Reference, Tensor Distorted) Pair(Tensor reference, Tensor distorted, ScalarType dtype, string metric)
+    {
+        TorchRuntime.EnsureLoaded();
+        var r = AsBatch(reference, metric, "reference");
+        var d = AsBatch(distorted, metric, "distorted");
+        if (!r.shape.Skip(1).SequenceEqual(d.shape.Skip(1)) || (r.shape[0] != d.shape[0] && r.shape[0] != 1))
+            throw new LayerLensException(
+                $"{metric}: reference [{string.Join(",", r.shape)}] and distorted [{string.Join(",", d.shape)}] images differ in shape",
+                ErrorKind.BadInput);
+        r = r.to_type(dtype);
+        d = d.to_type(dtype);
+        if (r.shape[0] != d.shape[0]) r = r.expand(d.shape);
+        if (!r.isfinite().all().item<bool>() || !d.isfinite().all().item<bool>())
+            throw new LayerLensException($"{metric}: images contain NaN or infinite values", ErrorKind.BadInput);
+        return (r, d);
+    }
+
+    static Tensor AsBatch(Tensor t, string metric, string which) => t.dim() switch
+    {
+        3 => t.unsqueeze(0),
+        4 => t.alias(),
+        _ => throw new LayerLensException(
+            $"{metric}: the {which} image must be [C,H,W] or [N,C,H,W], got [{string.Join(",", t.shape)}]", ErrorKind.BadInput),
+    };
+}
