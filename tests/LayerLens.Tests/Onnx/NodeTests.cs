@@ -67,6 +67,24 @@ public sealed class NodeTests
     sealed record Result(string Test, string Op, Outcome Outcome, string Detail);
 
     [Fact]
+    public void Comparison_follows_suite_tolerance_and_rejects_dtype_shape_and_value_mismatches()
+    {
+        using var scope = torch.NewDisposeScope();
+        var expected = torch.tensor(new[] { 1000f, 0f, float.NaN, float.PositiveInfinity });
+        // Within atol + rtol*|expected|: 1000 +- 1.0000001, 0 +- 1e-7.
+        Assert.Null(Compare(torch.tensor(new[] { 1000.9f, 5e-8f, float.NaN, float.PositiveInfinity }), expected));
+        Assert.NotNull(Compare(torch.tensor(new[] { 1001.5f, 0f, float.NaN, float.PositiveInfinity }), expected));
+        Assert.NotNull(Compare(torch.tensor(new[] { 1000f, 1e-6f, float.NaN, float.PositiveInfinity }), expected));
+        Assert.NotNull(Compare(torch.tensor(new[] { 1000f, 0f, 0f, float.PositiveInfinity }), expected));
+        Assert.NotNull(Compare(torch.tensor(new[] { 1000f, 0f, float.NaN, float.NegativeInfinity }), expected));
+        Assert.Contains("dtype", Compare(expected.to_type(ScalarType.Float64), expected));
+        Assert.Contains("shape", Compare(expected.reshape(2, 2), expected));
+        Assert.Contains("exact", Compare(torch.tensor(new long[] { 1, 3 }), torch.tensor(new long[] { 1, 2 })));
+        Assert.Null(Compare(torch.tensor(new[] { true, false }), torch.tensor(new[] { true, false })));
+        Assert.NotNull(Compare(torch.tensor(new[] { true, true }), torch.tensor(new[] { true, false })));
+    }
+
+    [Fact]
     public void Supported_ops_cover_every_op_issue_2_names()
     {
         var supported = new HashSet<string>(OnnxOpRegistry.SupportedOps, StringComparer.Ordinal);
@@ -141,7 +159,8 @@ public sealed class NodeTests
         }
         catch (LayerLensException e) when (IsUnsupported(e.Message))
         {
-            return new Result(test, op, Outcome.NotApplicable, e.Message);
+            // The file is the test's own model; the table already names the test.
+            return new Result(test, op, Outcome.NotApplicable, e.Message.Replace(Path.Combine(dir, "model.onnx") + ": ", "", StringComparison.Ordinal));
         }
         catch (Exception e)
         {
@@ -236,7 +255,7 @@ public sealed class NodeTests
         message.Contains("unsupported:", StringComparison.Ordinal) || message.Contains("not supported", StringComparison.Ordinal);
 
     /// <summary>Null when equal at the suite's tolerance, else what differs.</summary>
-    static string? Compare(Tensor actual, Tensor expected)
+    internal static string? Compare(Tensor actual, Tensor expected)
     {
         if (actual.dtype != expected.dtype) return $"dtype {actual.dtype}, expected {expected.dtype}";
         if (!actual.shape.SequenceEqual(expected.shape))

@@ -51,6 +51,7 @@ public sealed class OnnxNodeContext
     public string String(string name, string fallback) => TryGet(name, AttrType.String, out var a) ? a.S.ToStringUtf8() : fallback;
     public long[]? Ints(string name) => TryGet(name, AttrType.Ints, out var a) ? a.Ints.ToArray() : null;
     public float[]? Floats(string name) => TryGet(name, AttrType.Floats, out var a) ? a.Floats.ToArray() : null;
+    public string[]? Strings(string name) => TryGet(name, AttrType.Strings, out var a) ? a.Strings.Select(b => b.ToStringUtf8()).ToArray() : null;
 
     public Tensor? TensorAttr(string name) =>
         TryGet(name, AttrType.Tensor, out var a) ? OnnxTensors.ToTensor(a.T, _baseDir, Describe) : null;

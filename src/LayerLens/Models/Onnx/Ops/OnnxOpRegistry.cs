@@ -19,6 +19,7 @@ public static partial class OnnxOpRegistry
         RegisterTensorOps();
         RegisterReductions();
         RegisterExtras();
+        RegisterRecurrent();
     }
 
     public static bool TryGet(string opType, out OnnxOpFactory factory) => Factories.TryGetValue(opType, out factory!);
