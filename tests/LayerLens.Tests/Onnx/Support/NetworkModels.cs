@@ -24,12 +24,12 @@ public static class NetworkModels
     }
 
     /// <summary>Fails (never skips) with the fix when the reference Python stack is missing.</summary>
-    public static void RequireTorch()
+    public static void RequireTorch(string python = Python)
     {
-        var (code, output) = RunProcess(Python, new[] { "-c", "import torch, torchvision, onnx" }, TimeSpan.FromMinutes(2));
+        var (code, output) = RunProcess(python, new[] { "-c", "import torch, torchvision, onnx" }, TimeSpan.FromMinutes(2));
         if (code != 0)
             throw new InvalidOperationException(
-                $"{Python} cannot import torch, torchvision and onnx (exit {code}: {output.Trim().Split('\n').LastOrDefault()}); " +
+                $"{python} cannot import torch, torchvision and onnx (exit {code}: {output.Trim().Split('\n').LastOrDefault()}); " +
                 "run scripts/install-test-deps.sh (installs python3-torch python3-torchvision python3-onnx)");
     }
 
