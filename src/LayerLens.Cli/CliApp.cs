@@ -38,6 +38,8 @@ public static class CliApp
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(LayersCommand.Build());
         root.Subcommands.Add(InferCommand.Build());
+        root.Subcommands.Add(ExtractCommand.Build());
+        root.Subcommands.Add(FeaturesCommand.Build());
         return root;
     }
 }

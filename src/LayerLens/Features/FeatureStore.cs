@@ -1,0 +1,163 @@
+using System.Text;
+using LayerLens.Models;
+using PureHDF;
+using PureHDF.Selections;
+
+namespace LayerLens.Features;
+
+/// <summary>A layer's matrix in a feature store.</summary>
+public sealed record StoredLayer(string Name, string Dataset, int Dim, string Op, long[] OutputShape, int DepthIndex, double RelativeDepth, string Reducer);
+
+/// <summary>
+/// The feature store: one HDF5 file per (model, dataset, reducer), readable by h5py and MATLAB.
+/// <c>/ids</c> holds the image ids in row order; <c>/features/NNNN_safe_name</c> one float32 [N, D]
+/// matrix per layer with attributes name, op, output_shape, depth_index, relative_depth, reducer;
+/// the root attribute <c>provenance</c> holds a JSON <see cref="FeatureProvenance"/> (its main fields
+/// are also separate root attributes). The file is only ever created whole: it is assembled from
+/// finished shards into a temporary file that is renamed into place.
+/// </summary>
+public sealed class FeatureStore
+{
+    FeatureStore(string path, FeatureProvenance provenance, string[] ids, IReadOnlyList<StoredLayer> layers)
+    {
+        Path = path;
+        Provenance = provenance;
+        Ids = ids;
+        Layers = layers;
+    }
+
+    public string Path { get; }
+    public FeatureProvenance Provenance { get; }
+    public IReadOnlyList<string> Ids { get; }
+    public IReadOnlyList<StoredLayer> Layers { get; }
+
+    /// <summary>An HDF5-safe dataset name for a layer: its index and the name with anything but letters, digits, '.', '-', '_' replaced.</summary>
+    public static string SafeName(int index, string name)
+    {
+        var sb = new StringBuilder($"{index:D4}_");
+        foreach (var c in name) sb.Append(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' ? c : '_');
+        return sb.ToString();
+    }
+
+    /// <summary>Assembles finished shards (in block order) into the store at <paramref name="path"/>, atomically.</summary>
+    public static void Assemble(string path, FeatureProvenance provenance, IReadOnlyList<string> shardPaths, IReadOnlyDictionary<string, LayerInfo> layerInfo, string reducer)
+    {
+        var headers = shardPaths.Select(FeatureShard.ReadHeader).ToList();
+        var layers = headers.Select(h => h.Layers).FirstOrDefault(l => l.Length > 0) ?? Array.Empty<ShardLayer>();
+        foreach (var (h, p) in headers.Zip(shardPaths))
+            if (h.Ids.Length > 0 && !h.Layers.Select(l => (l.Name, l.Dim)).SequenceEqual(layers.Select(l => (l.Name, l.Dim))))
+                throw new LayerLensException($"{p}: layers or dimensions differ from the other blocks", ErrorKind.Internal);
+        var ids = headers.SelectMany(h => h.Ids).ToArray();
+        ulong n = (ulong)ids.Length;
+
+        var datasets = new H5Dataset<float[]>[layers.Length];
+        var featureGroup = new H5Group();
+        for (int i = 0; i < layers.Length; i++)
+        {
+            var l = layers[i];
+            layerInfo.TryGetValue(l.Name, out var info);
+            // Chunks of up to 64 rows keep partial reads cheap and each chunk under a few MB.
+            uint chunkRows = (uint)Math.Max(1, Math.Min((long)Math.Max(1UL, n), Math.Max(1, (4 << 20) / (4L * Math.Max(1, l.Dim)))));
+            chunkRows = Math.Min(chunkRows, 64);
+            var ds = new H5Dataset<float[]>(fileDims: new[] { n, (ulong)l.Dim }, chunks: n == 0 ? null : new[] { chunkRows, (uint)l.Dim });
+            ds.Attributes = new Dictionary<string, object>
+            {
+                ["name"] = l.Name,
+                ["op"] = info?.OpType ?? "",
+                ["output_shape"] = l.Shape,
+                ["depth_index"] = info?.DepthIndex ?? -1,
+                ["relative_depth"] = info?.RelativeDepth ?? double.NaN,
+                ["reducer"] = reducer,
+            };
+            datasets[i] = ds;
+            featureGroup[SafeName(info?.Index ?? i, l.Name)] = ds;
+        }
+        var file = new H5File
+        {
+            ["ids"] = ids,
+            ["features"] = featureGroup,
+        };
+        file.Attributes = new Dictionary<string, object>
+        {
+            ["provenance"] = provenance.ToJson(),
+            ["layerlens_version"] = provenance.LayerLensVersion,
+            ["model"] = provenance.Model,
+            ["model_sha256"] = provenance.ModelSha256,
+            ["preprocessing"] = provenance.Preprocessing,
+            ["reducer"] = provenance.Reducer,
+            ["seed"] = provenance.Seed,
+            ["dataset"] = provenance.Dataset,
+            ["image_count"] = ids.Length,
+        };
+
+        var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        Directory.CreateDirectory(dir);
+        var tmp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
+        try
+        {
+            using (var writer = file.BeginWrite(tmp))
+            {
+                ulong row = 0;
+                foreach (var shard in shardPaths)
+                {
+                    ulong rows = 0;
+                    FeatureShard.Read(shard, (i, data) =>
+                    {
+                        rows = (ulong)(data.LongLength / Math.Max(1, layers[i].Dim));
+                        if (rows == 0) return;
+                        var sel = new HyperslabSelection(2, new[] { row, 0UL }, new[] { rows, (ulong)layers[i].Dim });
+                        writer.Write(datasets[i], data, fileSelection: sel);
+                    });
+                    row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
+                }
+            }
+            using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Opens a store and reads its ids, layer table and provenance (not the matrices).</summary>
+    public static FeatureStore Open(string path)
+    {
+        if (!File.Exists(path)) throw new LayerLensException($"{path}: feature store not found", ErrorKind.BadInput);
+        try
+        {
+            using var file = H5File.OpenRead(path);
+            if (!file.AttributeExists("provenance")) throw new LayerLensException($"{path}: not a LayerLens feature store (no provenance attribute)", ErrorKind.BadInput);
+            var prov = FeatureProvenance.FromJson(file.Attribute("provenance").Read<string>(), path);
+            var ids = file.Dataset("ids").Read<string[]>();
+            var layers = new List<StoredLayer>();
+            var group = file.Group("features");
+            foreach (var obj in group.Children())
+            {
+                if (obj is not IH5Dataset ds) continue;
+                var dims = ds.Space.Dimensions;
+                layers.Add(new StoredLayer(
+                    ds.Attribute("name").Read<string>(), "features/" + obj.Name, dims.Length == 2 ? (int)dims[1] : 0,
+                    ds.Attribute("op").Read<string>(), ds.Attribute("output_shape").Read<long[]>(),
+                    ds.Attribute("depth_index").Read<int>(), ds.Attribute("relative_depth").Read<double>(),
+                    ds.Attribute("reducer").Read<string>()));
+            }
+            layers.Sort((a, b) => string.CompareOrdinal(a.Dataset, b.Dataset));
+            return new FeatureStore(path, prov, ids, layers);
+        }
+        catch (Exception e) when (e is not LayerLensException && e is not OutOfMemoryException)
+        {
+            throw new LayerLensException($"{path}: not a readable feature store ({e.Message.Split('\n')[0]})", ErrorKind.BadInput, e);
+        }
+    }
+
+    /// <summary>A layer's matrix, row-major [N, D].</summary>
+    public float[] Read(string layerName)
+    {
+        var layer = Layers.FirstOrDefault(l => l.Name == layerName)
+            ?? throw new LayerLensException($"{Path}: no layer '{layerName}' in the store", ErrorKind.Usage);
+        using var file = H5File.OpenRead(Path);
+        return file.Dataset(layer.Dataset).Read<float[]>();
+    }
+}
