@@ -149,4 +149,33 @@ public static class CrossValidatedReadout
         }
         return names.Select(n => new ReadoutMetric(n, Stats.FoldSummary.Of(values[n]))).ToArray();
     }
+
+    /// <summary>
+    /// Out-of-fold predictions for regression readouts when the test folds partition the samples (k-fold, column):
+    /// each sample is predicted by the model fitted without it. Used for permutation bands on pooled predictions.
+    /// </summary>
+    public static double[] OutOfFold(Tensor features, double[] targets, IReadOnlyList<Fold> folds, ReadoutModel model, int plsComponents = 25)
+    {
+        if (model == ReadoutModel.Logistic) throw new LayerLensException("out-of-fold predictions are for regression readouts", ErrorKind.Usage);
+        var pred = new double[targets.Length];
+        var seen = new bool[targets.Length];
+        foreach (var f in folds)
+        {
+            using var scope = NewDisposeScope();
+            var tr = tensor(f.Train.Select(i => (long)i).ToArray());
+            var te = tensor(f.Test.Select(i => (long)i).ToArray());
+            var ytr = tensor(f.Train.Select(i => targets[i]).ToArray(), dtype: ScalarType.Float64);
+            using IFittedReadout m = model == ReadoutModel.Ridge
+                ? RidgeCv.Fit(features.index_select(0, tr), ytr)
+                : PlsRegression.Fit(features.index_select(0, tr), ytr, Math.Min(plsComponents, Math.Min(f.Train.Length - 1, (int)features.shape[1])));
+            var p = m.Predict(features.index_select(0, te)).flatten().data<double>().ToArray();
+            for (int j = 0; j < f.Test.Length; j++)
+            {
+                if (seen[f.Test[j]]) throw new LayerLensException("out-of-fold predictions need test folds that do not overlap", ErrorKind.Usage);
+                seen[f.Test[j]] = true; pred[f.Test[j]] = p[j];
+            }
+        }
+        if (seen.Any(b => !b)) throw new LayerLensException("out-of-fold predictions need test folds that cover every sample", ErrorKind.Usage);
+        return pred;
+    }
 }
