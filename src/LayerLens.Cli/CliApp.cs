@@ -42,6 +42,8 @@ public static class CliApp
         root.Subcommands.Add(FinetuneCommand.BuildEvaluate());
         root.Subcommands.Add(ExtractCommand.Build());
         root.Subcommands.Add(FeaturesCommand.Build());
+        root.Subcommands.Add(ReadoutCommand.Build());
+        root.Subcommands.Add(BrainCommand.Build());
         return root;
     }
 }

@@ -121,6 +121,9 @@ public static class FeatureExtractor
             WriteAtomic(runFile, System.Text.Json.JsonSerializer.Serialize(new RunRecord(provenance, batch, blockRows)));
         }
         foreach (var stale in Directory.EnumerateFiles(parts, "*.tmp-*")) TryDelete(stale);
+        // A store assembly killed half-way leaves its temporary file beside the output.
+        var outDir = Path.GetDirectoryName(Path.GetFullPath(output))!;
+        foreach (var stale in Directory.EnumerateFiles(outDir, $".{Path.GetFileName(output)}.tmp-*")) TryDelete(stale);
 
         int blocks = (dataset.Count + blockRows - 1) / blockRows;
         var done = Enumerable.Range(0, blocks).Where(b => File.Exists(Path.Combine(parts, FeatureShard.FileName(b)))).ToHashSet();
@@ -311,37 +314,43 @@ public static class FeatureExtractor
         try { File.Delete(path); } catch (IOException) { }
     }
 
-    /// <summary>Per-layer row-major buffers for one block.</summary>
+    /// <summary>Per-layer row-major buffers for one block, allocated once the layer's width is known.</summary>
     sealed class BlockBuffer
     {
         readonly string[] _names;
         readonly Dictionary<string, int> _slot;
-        readonly List<float>[] _data;
+        readonly float[][] _data;
+        readonly int[] _rows;
         readonly long[][] _shapes;
         readonly int[] _dims;
+        readonly int _capacity;
 
         public BlockBuffer(IReadOnlyList<LayerInfo> layers, int capacityRows)
         {
             _names = layers.Select(l => l.Name).ToArray();
             _slot = _names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i);
-            _data = _names.Select(_ => new List<float>()).ToArray();
+            _data = new float[_names.Length][];
+            _rows = new int[_names.Length];
             _shapes = new long[_names.Length][];
             _dims = Enumerable.Repeat(-1, _names.Length).ToArray();
+            _capacity = capacityRows;
         }
 
         public void Append(string layer, Tensor reduced)
         {
             int i = _slot[layer];
-            int dim = (int)reduced.shape[1];
+            int dim = (int)reduced.shape[1], rows = (int)reduced.shape[0];
             if (_dims[i] >= 0 && _dims[i] != dim)
                 throw new LayerLensException($"layer '{layer}' gave {dim} features for this batch but {_dims[i]} before (images of different sizes?)", ErrorKind.BadInput);
             _dims[i] = dim;
-            _data[i].AddRange(reduced.data<float>().ToArray());
+            _data[i] ??= new float[checked((long)_capacity * dim)];
+            reduced.data<float>().CopyTo(_data[i], checked(_rows[i] * dim));
+            _rows[i] += rows;
         }
 
         public void RecordShape(string layer, long[] shape) => _shapes[_slot[layer]] ??= shape;
 
-        public IReadOnlyList<float[]> Data => _data.Select(d => d.ToArray()).ToArray();
+        public IReadOnlyList<float[]> Data => _data.Select(d => d ?? Array.Empty<float>()).ToArray();
 
         public ShardLayer[] Describe(int rows) =>
             _names.Select((n, i) => new ShardLayer(n, Math.Max(0, _dims[i]), _shapes[i] ?? Array.Empty<long>())).ToArray();

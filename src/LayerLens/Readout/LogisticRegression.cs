@@ -45,10 +45,64 @@ public static class LogisticRegression
             return (f, g);
         }
 
-        var Wopt = Lbfgs(zeros(d + 1, k, dtype: ScalarType.Float64), Eval, maxIter, what);
+        // Few parameters: Newton's method reaches the optimum in a handful of steps; many: L-BFGS.
+        var Wopt = (d + 1) * k <= 1500
+            ? Newton(zeros(d + 1, k, dtype: ScalarType.Float64), Eval, W => Hessian(Xa, W, c, scale, penaltyMask), what)
+            : Lbfgs(zeros(d + 1, k, dtype: ScalarType.Float64), Eval, maxIter, what);
         scaler?.Mean.MoveToOuterDisposeScope();
         scaler?.Scale.MoveToOuterDisposeScope();
         return new LogisticModel(Wopt.MoveToOuterDisposeScope(), classes, scaler);
+    }
+
+    /// <summary>Hessian of the scaled objective, parameters ordered as W.flatten() (feature-major, class-minor).</summary>
+    static Tensor Hessian(Tensor Xa, Tensor W, double c, double scale, Tensor penaltyMask)
+    {
+        long p1 = Xa.shape[1], k = W.shape[1];
+        var prob = Logits(Xa, W).softmax(1);
+        if (k == 1) prob = prob[TensorIndex.Colon, TensorIndex.Slice(1, 2)];
+        var H = zeros(p1, k, p1, k, dtype: ScalarType.Float64);
+        for (int a = 0; a < k; a++)
+            for (int b = a; b < k; b++)
+            {
+                var pa = prob[TensorIndex.Colon, TensorIndex.Single(a)];
+                var pb = prob[TensorIndex.Colon, TensorIndex.Single(b)];
+                var wgt = a == b ? pa * (1 - pa) : -pa * pb;
+                var block = Xa.T.mm(Xa * wgt.unsqueeze(1)) * (c * scale);
+                H[TensorIndex.Colon, TensorIndex.Single(a), TensorIndex.Colon, TensorIndex.Single(b)] = block;
+                if (a != b) H[TensorIndex.Colon, TensorIndex.Single(b), TensorIndex.Colon, TensorIndex.Single(a)] = block.T;
+            }
+        var Hm = H.reshape(p1 * k, p1 * k);
+        return Hm + diag(penaltyMask.flatten() * scale);
+    }
+
+    static Tensor Newton(Tensor w0, Func<Tensor, (double f, Tensor g)> eval, Func<Tensor, Tensor> hessian, string what)
+    {
+        var w = w0;
+        var (f, g) = eval(w);
+        for (int it = 0; it < 200; it++)
+        {
+            if (g.abs().max().ToDouble() < 1e-13) return w;
+            // The unpenalised intercepts make H singular along the class-sum direction of a multinomial model; lstsq
+            // picks the minimum-norm step, which leaves the probabilities (the only identified quantity) correct.
+            var H = hessian(w);
+            var step = linalg.lstsq(H, g.flatten().unsqueeze(1)).Item1.reshape(w.shape);
+            double slope = -(g * step).sum().ToDouble();
+            double t = 1.0;
+            Tensor wNew; double fNew; Tensor gNew;
+            while (true)
+            {
+                wNew = w - t * step;
+                (fNew, gNew) = eval(wNew);
+                if (fNew <= f + 1e-4 * t * slope || t < 1e-10) break;
+                t *= 0.5;
+            }
+            bool done = t < 1e-10 || f - fNew <= 4.5e-16 * Math.Abs(f) && gNew.abs().max().ToDouble() < 1e-9;
+            w = wNew; f = fNew; g = gNew;
+            if (done) return w;
+        }
+        if (g.abs().max().ToDouble() > 1e-6)
+            throw new LayerLensException($"{what}: Newton's method did not converge (gradient {g.abs().max().ToDouble():g3}); try a smaller C", ErrorKind.BadInput);
+        return w;
     }
 
     internal static Tensor Logits(Tensor Xa, Tensor W)
