@@ -421,13 +421,17 @@ public sealed class ModelGraph : IDisposable
         return nhwc ? dim is 1 or 2 : dim is 2 or 3;
     }
 
+    // The node order is fixed after construction, so the map is built once rather than on every run.
+    Dictionary<string, int>? _lastUse;
+
     Dictionary<string, int> LastUse()
     {
+        if (_lastUse != null) return _lastUse;
         var last = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < _nodes.Length; i++)
             foreach (var n in _nodes[i].Inputs)
                 if (n.Length > 0) last[n] = i;
-        return last;
+        return _lastUse = last;
     }
 
     static GraphNode[] TopologicalOrder(IReadOnlyList<GraphNode> nodes, IEnumerable<string> available)
