@@ -7,7 +7,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // Throughput and peak memory of one LayerLens configuration, in its own process so that VmHWM belongs to it.
-// bench/run.sh runs it next to bench/reference/resnet18_torch.py with the same arguments.
+// bench/run.sh runs it next to bench/reference/resnet18_torch.py with the same arguments:
+//   --model PATH --mode outputs|layers|profile --threads 2 --batch 32 --size 224 --warmup 1 --iters 3 [--json PATH]
+// "profile" taps every layer with a sink that only reads the clock and adds seconds per operator type.
 
 var opts = Args.Parse(args);
 var model = opts.Get("model");

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LayerLens.Models.Engine;
 
 /// <summary>Called with each tapped layer as soon as it is computed; the tensor is valid only during the call
-/// unless the run keeps taps.</summary>
+/// unless the run keeps taps. It may be strided (not contiguous): reduce it with tensor ops or call contiguous().</summary>
 public delegate void TapSink(LayerInfo layer, Tensor activation);
 
 /// <summary>Options of one forward pass.</summary>
@@ -224,16 +224,11 @@ public sealed class ModelGraph : IDisposable
                     env[name] = value;
                     owned.Add(value);
                     if (channelsLast && layout.Agnostic[i] && value.dim() == 4) channelsLastValues.Add(name);
+                    // A streamed tap may be strided (channels-last here, a view after Transpose anywhere):
+                    // making each one contiguous would cost a transposing copy per layer, more than the
+                    // reductions consumers apply. Returned taps and outputs are made contiguous below.
                     if (taps.Contains(name) && options.OnTap != null)
-                    {
-                        if (channelsLastValues.Contains(name) && !value.is_contiguous())
-                        {
-                            // Consumers see the layout they would without the optimisation.
-                            using var plain = value.contiguous();
-                            options.OnTap(_layerByName[name], plain);
-                        }
-                        else options.OnTap(_layerByName[name], value);
-                    }
+                        options.OnTap(_layerByName[name], value);
                     if (!lastUse.ContainsKey(name) && !keep.Contains(name))
                         Release(name, env, owned);
                 }
@@ -473,7 +468,7 @@ public sealed class ModelGraph : IDisposable
     /// Which graph inputs to feed channels-last (NHWC in memory, NCHW in shape): those read only by
     /// layout-agnostic nodes, at least one of them a convolution. libtorch's oneDNN convolutions then skip
     /// reordering every activation to and from their blocked layout, a fifth or so of a ResNet's CPU time.
-    /// Values and shapes are unchanged; taps and outputs are handed out contiguous as before.
+    /// Values and shapes are unchanged; returned taps and outputs are contiguous as before, streamed taps may be strided.
     /// </summary>
     LayoutPlan ChannelsLastPlan()
     {
