@@ -7,7 +7,9 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // Throughput and peak memory of one LayerLens configuration, in its own process so that VmHWM belongs to it.
-// bench/run.sh runs it next to bench/reference/resnet18_torch.py with the same arguments.
+// bench/run.sh runs it next to bench/reference/resnet18_torch.py with the same arguments:
+//   --model PATH --mode outputs|layers|profile --threads 2 --batch 32 --size 224 --warmup 1 --iters 3 [--json PATH]
+// "profile" taps every layer with a sink that only reads the clock and adds seconds per operator type.
 
 var opts = Args.Parse(args);
 var model = opts.Get("model");
@@ -25,10 +27,10 @@ using var graph = ModelLoader.Load(model);
 torch.set_num_threads(threads);
 torch.set_num_interop_threads(1);
 torch.manual_seed(0);
-using var input0 = torch.randn(batch, 3, size, size);
-bool channelsLast = opts.Get("channels-last", "0") == "1";
+using var input = torch.randn(batch, 3, size, size);
+// Experiment knob, off by default: wraps each run in torch.inference_mode (the engine itself uses no_grad,
+// because inference tensors cannot be modified in place or recorded by autograd later).
 bool inferenceMode = opts.Get("inference-mode", "0") == "1";
-using var input = channelsLast ? input0.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : input0.alias();
 
 var layerNames = graph.Layers.Select(l => l.Name).ToList();
 var reduced = new List<Tensor>(layerNames.Count);

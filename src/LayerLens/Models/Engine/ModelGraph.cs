@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LayerLens.Models.Engine;
 
 /// <summary>Called with each tapped layer as soon as it is computed; the tensor is valid only during the call
-/// unless the run keeps taps.</summary>
+/// unless the run keeps taps. It may be strided (not contiguous): reduce it with tensor ops or call contiguous().</summary>
 public delegate void TapSink(LayerInfo layer, Tensor activation);
 
 /// <summary>Options of one forward pass.</summary>
@@ -157,6 +157,11 @@ public sealed class ModelGraph : IDisposable
         var keep = new HashSet<string>(OutputNames, StringComparer.Ordinal);
         if (options.KeepTaps) keep.UnionWith(taps);
         var lastUse = LastUse();
+        var layout = ChannelsLastPlan();
+        // Without gradients, convolution stacks run channels-last (see ChannelsLastPlan); with them the
+        // engine hands out the very tensors autograd saw, so the layout stays as given.
+        bool channelsLast = !options.Grad && layout.Inputs.Count > 0;
+        var channelsLastValues = new HashSet<string>(StringComparer.Ordinal);
         var env = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var kept = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -166,8 +171,18 @@ public sealed class ModelGraph : IDisposable
         var shapeKey = ShapeKey(inputs);
         var folded = FoldedShapes(shapeKey);
         var newlyFolded = folded == null && _shapeNodes.Count > 0 ? new Dictionary<string, Tensor>(StringComparer.Ordinal) : null;
+        var temporaries = new List<Tensor>();
         try
         {
+            if (channelsLast)
+                foreach (var name in layout.Inputs)
+                    if (inputs.TryGetValue(name, out var x) && x.dim() == 4 && x.is_floating_point())
+                    {
+                        var converted = ToChannelsLast(x);
+                        env[name] = converted;
+                        owned.Add(converted);
+                        channelsLastValues.Add(name);
+                    }
             for (int i = 0; i < _nodes.Length; i++)
             {
                 var node = _nodes[i];
@@ -181,7 +196,17 @@ public sealed class ModelGraph : IDisposable
                 var args = new Tensor?[node.Inputs.Length];
                 for (int k = 0; k < args.Length; k++)
                     args[k] = node.Inputs[k].Length == 0 ? null : Lookup(node.Inputs[k], inputs, env);
+                if (channelsLast && !layout.Agnostic[i])
+                    for (int k = 0; k < args.Length; k++)
+                        if (channelsLastValues.Contains(node.Inputs[k]) && !args[k]!.is_contiguous())
+                        {
+                            // This kernel was not reviewed for strided inputs: give it the usual layout.
+                            args[k] = args[k]!.contiguous();
+                            temporaries.Add(args[k]!);
+                        }
                 var results = Invoke(node, args);
+                foreach (var t in temporaries) t.Dispose();
+                temporaries.Clear();
                 for (int k = 0; k < node.Outputs.Length; k++)
                 {
                     var name = node.Outputs[k];
@@ -198,6 +223,10 @@ public sealed class ModelGraph : IDisposable
                     }
                     env[name] = value;
                     owned.Add(value);
+                    if (channelsLast && layout.Agnostic[i] && value.dim() == 4) channelsLastValues.Add(name);
+                    // A streamed tap may be strided (channels-last here, a view after Transpose anywhere):
+                    // making each one contiguous would cost a transposing copy per layer, more than the
+                    // reductions consumers apply. Returned taps and outputs are made contiguous below.
                     if (taps.Contains(name) && options.OnTap != null)
                         options.OnTap(_layerByName[name], value);
                     if (!lastUse.ContainsKey(name) && !keep.Contains(name))
@@ -211,12 +240,14 @@ public sealed class ModelGraph : IDisposable
             newlyFolded = null;
             // Hand over the very tensors the graph used (not aliases), so autograd.grad can differentiate
             // with respect to a returned tap; values the run does not own (inputs, constants) are aliased.
-            Tensor HandOver(Tensor t) => owned.Remove(t) ? t : outputs.Values.Concat(kept.Values).Contains(t) ? t : t.alias();
+            Tensor HandOver(string name, Tensor t) =>
+                channelsLastValues.Contains(name) && !t.is_contiguous() ? t.contiguous()
+                : owned.Remove(t) ? t : outputs.Values.Concat(kept.Values).Contains(t) ? t : t.alias();
             foreach (var o in OutputNames)
-                outputs[o] = HandOver(Lookup(o, inputs, env));
+                outputs[o] = HandOver(o, Lookup(o, inputs, env));
             if (options.KeepTaps)
                 foreach (var t in taps)
-                    kept[t] = HandOver(env[t]);
+                    kept[t] = HandOver(t, env[t]);
         }
         catch
         {
@@ -225,6 +256,7 @@ public sealed class ModelGraph : IDisposable
         }
         finally
         {
+            foreach (var t in temporaries) t.Dispose();
             foreach (var t in owned) t.Dispose();
             if (newlyFolded != null) foreach (var t in newlyFolded.Values) t.Dispose();
         }
@@ -421,13 +453,57 @@ public sealed class ModelGraph : IDisposable
         return nhwc ? dim is 1 or 2 : dim is 2 or 3;
     }
 
+    /// <summary>Operators whose kernels are plain libtorch calls that accept any strides and keep the layout.</summary>
+    static readonly HashSet<string> LayoutAgnosticOps = new(StringComparer.Ordinal)
+    {
+        "Conv", "Relu", "Sigmoid", "Tanh", "Clip", "Add", "Sub", "Mul", "Div",
+        "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+    };
+
+    sealed record LayoutPlan(IReadOnlyList<string> Inputs, bool[] Agnostic);
+
+    LayoutPlan? _layoutPlan;
+
+    /// <summary>
+    /// Which graph inputs to feed channels-last (NHWC in memory, NCHW in shape): those read only by
+    /// layout-agnostic nodes, at least one of them a convolution. libtorch's oneDNN convolutions then skip
+    /// reordering every activation to and from their blocked layout, a fifth or so of a ResNet's CPU time.
+    /// Values and shapes are unchanged; returned taps and outputs are contiguous as before, streamed taps may be strided.
+    /// </summary>
+    LayoutPlan ChannelsLastPlan()
+    {
+        if (_layoutPlan != null) return _layoutPlan;
+        var agnostic = _nodes.Select(n => LayoutAgnosticOps.Contains(n.OpType)).ToArray();
+        var chosen = new List<string>();
+        foreach (var inp in Inputs)
+        {
+            if (inp.Shape.Length != 4 || OutputNames.Contains(inp.Name)) continue;
+            var readers = Enumerable.Range(0, _nodes.Length).Where(i => _nodes[i].Inputs.Contains(inp.Name)).ToList();
+            if (readers.Count > 0 && readers.All(i => agnostic[i]) && readers.Any(i => _nodes[i].OpType == "Conv"))
+                chosen.Add(inp.Name);
+        }
+        return _layoutPlan = new LayoutPlan(chosen, agnostic);
+    }
+
+    /// <summary>The same NCHW tensor with channels innermost in memory (libtorch's channels_last format).</summary>
+    static Tensor ToChannelsLast(Tensor x)
+    {
+        using var nhwc = x.permute(0, 2, 3, 1);
+        using var packed = nhwc.contiguous();
+        return packed.permute(0, 3, 1, 2);
+    }
+
+    // The node order is fixed after construction, so the map is built once rather than on every run.
+    Dictionary<string, int>? _lastUse;
+
     Dictionary<string, int> LastUse()
     {
+        if (_lastUse != null) return _lastUse;
         var last = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < _nodes.Length; i++)
             foreach (var n in _nodes[i].Inputs)
                 if (n.Length > 0) last[n] = i;
-        return last;
+        return _lastUse = last;
     }
 
     static GraphNode[] TopologicalOrder(IReadOnlyList<GraphNode> nodes, IEnumerable<string> available)
