@@ -70,7 +70,7 @@ public static class ExtractCommand
             var outPath = parse.GetValue(output)!;
             var stdout = parse.InvocationConfiguration.Output;
             stdout.WriteLine($"{graph.Name}: {dataset.Count} images from {dataset.Source}, preprocessing {preprocessing.Preset} {preprocessing.ToJson()}");
-            var summary = RunWithProgress(() => true, p => FeatureExtractor.Run(graph, modelPath, dataset, outPath, options, p), stdout);
+            var summary = RunWithProgress(p => FeatureExtractor.Run(graph, modelPath, dataset, outPath, options, p), stdout);
             if (summary.AlreadyComplete)
                 stdout.WriteLine($"{summary.Output}: already complete ({summary.Extracted} images, {summary.Layers} layers); nothing to do");
             else
@@ -87,7 +87,7 @@ public static class ExtractCommand
     }
 
     /// <summary>A Spectre.Console progress bar on a terminal; plain lines at intervals otherwise.</summary>
-    static ExtractionSummary RunWithProgress(Func<bool> _, Func<IProgress<ExtractionProgress>, ExtractionSummary> run, TextWriter stdout)
+    static ExtractionSummary RunWithProgress(Func<IProgress<ExtractionProgress>, ExtractionSummary> run, TextWriter stdout)
     {
         bool terminal = !Console.IsOutputRedirected && !Console.IsErrorRedirected && stdout == Console.Out;
         if (!terminal)

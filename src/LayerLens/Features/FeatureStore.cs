@@ -31,6 +31,9 @@ public sealed class FeatureStore
     public IReadOnlyList<string> Ids { get; }
     public IReadOnlyList<StoredLayer> Layers { get; }
 
+    /// <summary>Images of the dataset left out as unreadable (--on-bad-image skip).</summary>
+    public int SkippedCount { get; init; }
+
     /// <summary>An HDF5-safe dataset name for a layer: its index and the name with anything but letters, digits, '.', '-', '_' replaced.</summary>
     public static string SafeName(int index, string name)
     {
@@ -88,7 +91,15 @@ public sealed class FeatureStore
             ["seed"] = provenance.Seed,
             ["dataset"] = provenance.Dataset,
             ["image_count"] = ids.Length,
+            // Images left out with --on-bad-image skip.
+            ["skipped_count"] = headers.Sum(h => h.Skipped.Length),
         };
+        var skipped = headers.SelectMany(h => h.Skipped).ToArray();
+        if (skipped.Length > 0)
+        {
+            file.Attributes["skipped_ids"] = skipped.Select(s => s.Id).ToArray();
+            file.Attributes["skipped_reasons"] = skipped.Select(s => s.Reason).ToArray();
+        }
 
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
@@ -144,7 +155,8 @@ public sealed class FeatureStore
                     ds.Attribute("reducer").Read<string>()));
             }
             layers.Sort((a, b) => string.CompareOrdinal(a.Dataset, b.Dataset));
-            return new FeatureStore(path, prov, ids, layers);
+            int skipped = file.AttributeExists("skipped_count") ? file.Attribute("skipped_count").Read<int>() : 0;
+            return new FeatureStore(path, prov, ids, layers) { SkippedCount = skipped };
         }
         catch (Exception e) when (e is not LayerLensException && e is not OutOfMemoryException)
         {

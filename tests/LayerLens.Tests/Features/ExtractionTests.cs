@@ -173,6 +173,7 @@ public sealed class ExtractionTests : IDisposable
         Assert.Equal("odd/broken.jpg", Assert.Single(summary.Skipped).Id);
         var store = FeatureStore.Open(output);
         Assert.Equal(5, store.Ids.Count);
+        Assert.Equal(1, store.SkippedCount);
         Assert.DoesNotContain("odd/broken.jpg", store.Ids);
     }
 
