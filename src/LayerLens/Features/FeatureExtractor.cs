@@ -54,6 +54,7 @@ public static class FeatureExtractor
     public static ExtractionSummary Run(ModelGraph graph, string modelPath, ImageDataset dataset, string output, ExtractionOptions options,
         IProgress<ExtractionProgress>? progress = null, CancellationToken cancel = default)
     {
+        MallocArenas.Limit();
         Native.TorchRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         if (options.BatchSize <= 0) throw new LayerLensException($"--batch {options.BatchSize}: must be positive", ErrorKind.Usage);
