@@ -198,4 +198,41 @@ public sealed class ExtractionTests : IDisposable
         Assert.Contains("complete, 3 images x 5 layers", sw.ToString());
         Assert.Contains("/layer1/Relu_output_0", sw.ToString());
     }
+    [Fact]
+    public void Pca_reducer_is_fitted_on_the_reference_set_and_applied_to_every_batch()
+    {
+        var images = Path.Combine(_dir, "img");
+        var refs = Path.Combine(_dir, "ref");
+        ExtractionFixtures.MakeImages(images, 5, seed: 1);
+        ExtractionFixtures.MakeImages(refs, 7, seed: 2);
+        var output = Path.Combine(_dir, "pca.h5");
+        const string layer = "/layer2/Relu_1_output_0";
+        using (var graph = ModelLoader.Load(ExtractionFixtures.Model))
+            FeatureExtractor.Run(graph, ExtractionFixtures.Model, ImageDataset.Open(images), output, new ExtractionOptions
+            {
+                Reducer = "pca:4", LayerSelector = layer + ",logits", BatchSize = 2, Threads = 2, BlockRows = 2,
+                Preprocessing = ExtractionFixtures.Preprocessing, PcaReference = ImageDataset.Open(refs),
+            });
+        var store = FeatureStore.Open(output);
+        Assert.Equal(4, store.Layers.Single(l => l.Name == layer).Dim);
+        var stored = store.Read(layer);
+
+        // The same fit done by hand on the reference activations.
+        using var g = ModelLoader.Load(ExtractionFixtures.Model);
+        using var pre = new ImagePreprocessor(ExtractionFixtures.Preprocessing);
+        TorchSharp.torch.Tensor Acts(string dir)
+        {
+            var ds = ImageDataset.Open(dir);
+            using var x = TorchSharp.torch.stack(ds.Items.Select(i => pre.Apply(ImageDecoder.Decode(i.Path))).ToArray());
+            using var r = g.Run(x, new Models.Engine.RunOptions { Taps = new[] { layer } });
+            return r.Taps[layer].flatten(1).clone();
+        }
+        var pca = (PcaReducer)FeatureReducer.Parse("pca:4");
+        using (var reference = Acts(refs)) pca.Fit(layer, reference);
+        using var test = Acts(images);
+        using var expected = pca.Reduce(layer, test);
+        var e = expected.data<float>().ToArray();
+        Assert.Equal(e.Length, stored.Length);
+        for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], stored[i], 3);
+    }
 }
