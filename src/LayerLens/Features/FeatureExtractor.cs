@@ -28,6 +28,8 @@ public sealed record ExtractionOptions
     public long BlockBudgetBytes { get; init; } = 256L << 20;
     /// <summary>Upper bound for the reference activations held while fitting PCA.</summary>
     public long PcaBudgetBytes { get; init; } = 2L << 30;
+    /// <summary>Store features as float16 (half the size; about 3 significant digits).</summary>
+    public bool Float16 { get; init; }
     /// <summary>Rows per block (a multiple of the batch size); 0 chooses from the budget.</summary>
     public int BlockRows { get; init; }
 }
@@ -79,6 +81,7 @@ public static class FeatureExtractor
             Dataset = dataset.Source,
             ImageCount = dataset.Count,
             IdsSha256 = FeatureProvenance.Sha256Hex(dataset.Items.Select(i => i.Id)),
+            DType = options.Float16 ? "float16" : "float32",
             PcaReferenceCount = reducer.NeedsFit ? options.PcaReference?.Count ?? 0 : 0,
             PcaReferenceIdsSha256 = reducer.NeedsFit && options.PcaReference != null ? FeatureProvenance.Sha256Hex(options.PcaReference.Items.Select(i => i.Id)) : "",
         };

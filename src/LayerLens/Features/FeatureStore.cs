@@ -11,7 +11,7 @@ public sealed record StoredLayer(string Name, string Dataset, int Dim, string Op
 /// <summary>
 /// The feature store: one HDF5 file per (model, dataset, reducer), readable by h5py and MATLAB.
 /// <c>/ids</c> holds the image ids in row order; <c>/features/NNNN_safe_name</c> one float32 [N, D]
-/// matrix per layer with attributes name, op, output_shape, depth_index, relative_depth, reducer;
+/// (or float16 on request) matrix per layer with attributes name, op, output_shape, depth_index, relative_depth, reducer;
 /// the root attribute <c>provenance</c> holds a JSON <see cref="FeatureProvenance"/> (its main fields
 /// are also separate root attributes). The file is only ever created whole: it is assembled from
 /// finished shards into a temporary file that is renamed into place.
@@ -45,6 +45,7 @@ public sealed class FeatureStore
     /// <summary>Assembles finished shards (in block order) into the store at <paramref name="path"/>, atomically.</summary>
     public static void Assemble(string path, FeatureProvenance provenance, IReadOnlyList<string> shardPaths, IReadOnlyDictionary<string, LayerInfo> layerInfo, string reducer)
     {
+        bool half = provenance.DType == "float16";
         var headers = shardPaths.Select(FeatureShard.ReadHeader).ToList();
         var layers = headers.Select(h => h.Layers).FirstOrDefault(l => l.Length > 0) ?? Array.Empty<ShardLayer>();
         foreach (var (h, p) in headers.Zip(shardPaths))
@@ -53,7 +54,7 @@ public sealed class FeatureStore
         var ids = headers.SelectMany(h => h.Ids).ToArray();
         ulong n = (ulong)ids.Length;
 
-        var datasets = new H5Dataset<float[]>[layers.Length];
+        var datasets = new H5Dataset[layers.Length];
         var featureGroup = new H5Group();
         for (int i = 0; i < layers.Length; i++)
         {
@@ -62,7 +63,9 @@ public sealed class FeatureStore
             // Chunks of up to 64 rows keep partial reads cheap and each chunk under a few MB.
             uint chunkRows = (uint)Math.Max(1, Math.Min((long)Math.Max(1UL, n), Math.Max(1, (4 << 20) / (4L * Math.Max(1, l.Dim)))));
             chunkRows = Math.Min(chunkRows, 64);
-            var ds = new H5Dataset<float[]>(fileDims: new[] { n, (ulong)l.Dim }, chunks: n == 0 ? null : new[] { chunkRows, (uint)l.Dim });
+            var dims = new[] { n, (ulong)l.Dim };
+            var chunks = n == 0 ? null : new[] { chunkRows, (uint)l.Dim };
+            H5Dataset ds = half ? new H5Dataset<Half[]>(fileDims: dims, chunks: chunks) : new H5Dataset<float[]>(fileDims: dims, chunks: chunks);
             ds.Attributes = new Dictionary<string, object>
             {
                 ["name"] = l.Name,
@@ -117,7 +120,8 @@ public sealed class FeatureStore
                         rows = (ulong)(data.LongLength / Math.Max(1, layers[i].Dim));
                         if (rows == 0) return;
                         var sel = new HyperslabSelection(2, new[] { row, 0UL }, new[] { rows, (ulong)layers[i].Dim });
-                        writer.Write(datasets[i], data, fileSelection: sel);
+                        if (half) writer.Write((H5Dataset<Half[]>)datasets[i], Array.ConvertAll(data, v => (Half)v), fileSelection: sel);
+                        else writer.Write((H5Dataset<float[]>)datasets[i], data, fileSelection: sel);
                     });
                     row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
                 }
@@ -170,6 +174,7 @@ public sealed class FeatureStore
         var layer = Layers.FirstOrDefault(l => l.Name == layerName)
             ?? throw new LayerLensException($"{Path}: no layer '{layerName}' in the store", ErrorKind.Usage);
         using var file = H5File.OpenRead(Path);
-        return file.Dataset(layer.Dataset).Read<float[]>();
+        var ds = file.Dataset(layer.Dataset);
+        return Provenance.DType == "float16" ? Array.ConvertAll(ds.Read<Half[]>(), h => (float)h) : ds.Read<float[]>();
     }
 }

@@ -235,4 +235,31 @@ public sealed class ExtractionTests : IDisposable
         Assert.Equal(e.Length, stored.Length);
         for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], stored[i], 3);
     }
+    [Fact]
+    public void Float16_store_holds_the_float32_features_rounded_to_half_and_h5py_sees_float16()
+    {
+        var images = Path.Combine(_dir, "img");
+        ExtractionFixtures.MakeImages(images, 3);
+        var full = Path.Combine(_dir, "f32.h5");
+        var half = Path.Combine(_dir, "f16.h5");
+        Extract(images, full);
+        using (var graph = ModelLoader.Load(ExtractionFixtures.Model))
+            FeatureExtractor.Run(graph, ExtractionFixtures.Model, ImageDataset.Open(images), half, new ExtractionOptions
+            {
+                Reducer = "gap", BatchSize = 4, Threads = 2, BlockRows = 4, Float16 = true, Preprocessing = ExtractionFixtures.Preprocessing,
+            });
+        var a = FeatureStore.Open(full);
+        var b = FeatureStore.Open(half);
+        Assert.Equal("float16", b.Provenance.DType);
+        foreach (var layer in a.Layers)
+            Assert.Equal(a.Read(layer.Name).Select(v => (float)(Half)v), b.Read(layer.Name));
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import h5py,sys; f=h5py.File(sys.argv[1],'r'); print(sorted({str(d.dtype) for d in f['features'].values()}))");
+        psi.ArgumentList.Add(half);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal("['float16']", stdout.Trim());
+    }
 }
