@@ -189,6 +189,9 @@ public sealed class ExtractionTests : IDisposable
             "--layers", "op:Relu", "--reduce", "grid:2", "--batch", "2", "--out", output }, sw, err);
         Assert.True(rc == 0, err.ToString());
         Assert.Contains("skipped images: 0", sw.ToString());
+        // Not a terminal: plain progress lines instead of a progress bar.
+        Assert.Contains("extract: 3/3 images", sw.ToString());
+        Assert.Contains("images/s", sw.ToString());
         var store = FeatureStore.Open(output);
         Assert.All(store.Layers, l => Assert.Equal("Relu", l.Op));
         Assert.Equal(16 * 4, store.Layers[0].Dim);
@@ -261,5 +264,23 @@ public sealed class ExtractionTests : IDisposable
         var stdout = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
         Assert.Equal("['float16']", stdout.Trim());
+    }
+    [Fact]
+    public void Features_command_reports_an_unfinished_run_with_its_finished_blocks()
+    {
+        var images = Path.Combine(_dir, "img");
+        ExtractionFixtures.MakeImages(images, 4);
+        Directory.CreateDirectory(Path.Combine(images, "zz"));
+        File.WriteAllText(Path.Combine(images, "zz", "broken.png"), "not a png");
+        var output = Path.Combine(_dir, "f.h5");
+        var err = new StringWriter();
+        int rc = LayerLens.Cli.CliApp.Run(new[] { "extract", ExtractionFixtures.Model, "--images", images, "--resize", "64", "--crop", "64",
+            "--batch", "2", "--block-rows", "2", "--out", output }, new StringWriter(), err);
+        Assert.Equal(2, rc);
+        Assert.Contains("zz/broken.png", err.ToString());
+        var sw = new StringWriter();
+        rc = LayerLens.Cli.CliApp.Run(new[] { "features", output }, sw, err);
+        Assert.Equal(0, rc);
+        Assert.Contains("incomplete; 2 finished blocks (4 images)", sw.ToString());
     }
 }
