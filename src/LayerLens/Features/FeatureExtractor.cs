@@ -96,7 +96,7 @@ public static class FeatureExtractor
         }
 
         // Shapes at the preprocessed size, for the layer attributes and to size blocks.
-        var first = ImageDecoderSafe(dataset.Items[0], options.SkipBadImages);
+        var first = TryDecodeFirst(dataset.Items[0], options.SkipBadImages);
         var (oh, ow) = first == null ? (224, 224) : options.Preprocessing.OutputSize(first.Height, first.Width);
         var shapes = graph.InferShapes(graph.InputShapesFor(oh, ow)).ToDictionary(l => l.Name);
         var layerInfo = layers.ToDictionary(l => l.Name, l => shapes.TryGetValue(l.Name, out var s) ? s : l);
@@ -199,7 +199,7 @@ public static class FeatureExtractor
 
     sealed record RunRecord(FeatureProvenance Provenance, int BatchSize, int BlockRows);
 
-    static RgbImage? ImageDecoderSafe(ImageItem item, bool skip)
+    static RgbImage? TryDecodeFirst(ImageItem item, bool skip)
     {
         try { return ImageDecoder.Decode(item.Path); }
         catch (LayerLensException) when (skip) { return null; }
