@@ -26,6 +26,7 @@ public static class ExtractCommand
         var onBad = new Option<string>("--on-bad-image") { Description = "stop (default) or skip unreadable images (skipped ones are counted and listed).", DefaultValueFactory = _ => "stop" };
         var pcaRef = new Option<string?>("--pca-reference") { Description = "Reference images (folder or manifest) a pca:D reducer is fitted on." };
         var pcaCount = new Option<int>("--pca-reference-count") { Description = "Use only the first N reference images (0: all).", DefaultValueFactory = _ => 0 };
+        var float16 = new Option<bool>("--float16") { Description = "Store features as float16 instead of float32." };
         var blockRows = new Option<int>("--block-rows") { Description = "Rows per resumable block (0: chosen from a 256 MB buffer budget).", DefaultValueFactory = _ => 0, Hidden = true };
         var device = CommonOptions.Device();
         var pre = PreprocessingOptions.Create();
@@ -38,7 +39,7 @@ public static class ExtractCommand
             "  layerlens extract resnet18.onnx --images photos/ --reduce gap --out resnet18-gap.h5\n" +
             "  layerlens extract memnet.onnx --images lamem/splits/train_1.txt --preset caffe-bgr --crop 227 --layers op:Relu --out memnet.h5\n" +
             "  layerlens extract vgg16.onnx --images stimuli.csv --reduce pca:1000 --pca-reference imagenet-val/ --out vgg16-pca.h5")
-        { model, images, root, layers, reduce, batch, threads, seed, output, onBad, pcaRef, pcaCount, blockRows, device };
+        { model, images, root, layers, reduce, batch, threads, seed, output, onBad, pcaRef, pcaCount, float16, blockRows, device };
         pre.AddTo(cmd);
 
         cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
@@ -66,11 +67,12 @@ public static class ExtractCommand
                 Preprocessing = preprocessing,
                 PcaReference = reference,
                 BlockRows = parse.GetValue(blockRows),
+                Float16 = parse.GetValue(float16),
             };
             var outPath = parse.GetValue(output)!;
             var stdout = parse.InvocationConfiguration.Output;
             stdout.WriteLine($"{graph.Name}: {dataset.Count} images from {dataset.Source}, preprocessing {preprocessing.Preset} {preprocessing.ToJson()}");
-            var summary = RunWithProgress(() => true, p => FeatureExtractor.Run(graph, modelPath, dataset, outPath, options, p), stdout);
+            var summary = RunWithProgress(p => FeatureExtractor.Run(graph, modelPath, dataset, outPath, options, p), stdout);
             if (summary.AlreadyComplete)
                 stdout.WriteLine($"{summary.Output}: already complete ({summary.Extracted} images, {summary.Layers} layers); nothing to do");
             else
@@ -87,7 +89,7 @@ public static class ExtractCommand
     }
 
     /// <summary>A Spectre.Console progress bar on a terminal; plain lines at intervals otherwise.</summary>
-    static ExtractionSummary RunWithProgress(Func<bool> _, Func<IProgress<ExtractionProgress>, ExtractionSummary> run, TextWriter stdout)
+    static ExtractionSummary RunWithProgress(Func<IProgress<ExtractionProgress>, ExtractionSummary> run, TextWriter stdout)
     {
         bool terminal = !Console.IsOutputRedirected && !Console.IsErrorRedirected && stdout == Console.Out;
         if (!terminal)

@@ -31,7 +31,7 @@ public static class FeaturesCommand
             var p = fs.Provenance;
             o.WriteLine($"{path}: complete, {fs.Ids.Count} images x {fs.Layers.Count} layers");
             o.WriteLine($"  model        {p.Model} (sha256 {p.ModelSha256})");
-            o.WriteLine($"  dataset      {p.Dataset} ({p.ImageCount} listed)");
+            o.WriteLine($"  dataset      {p.Dataset} ({p.ImageCount} listed, {fs.SkippedCount} skipped as unreadable)");
             o.WriteLine($"  reducer      {p.Reducer} (seed {p.Seed})");
             o.WriteLine($"  layers       {p.LayerSelector}");
             o.WriteLine($"  preprocess   {p.Preprocessing}");

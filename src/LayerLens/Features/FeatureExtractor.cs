@@ -28,6 +28,8 @@ public sealed record ExtractionOptions
     public long BlockBudgetBytes { get; init; } = 256L << 20;
     /// <summary>Upper bound for the reference activations held while fitting PCA.</summary>
     public long PcaBudgetBytes { get; init; } = 2L << 30;
+    /// <summary>Store features as float16 (half the size; about 3 significant digits).</summary>
+    public bool Float16 { get; init; }
     /// <summary>Rows per block (a multiple of the batch size); 0 chooses from the budget.</summary>
     public int BlockRows { get; init; }
 }
@@ -54,6 +56,7 @@ public static class FeatureExtractor
     public static ExtractionSummary Run(ModelGraph graph, string modelPath, ImageDataset dataset, string output, ExtractionOptions options,
         IProgress<ExtractionProgress>? progress = null, CancellationToken cancel = default)
     {
+        MallocArenas.Limit();
         Native.TorchRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         if (options.BatchSize <= 0) throw new LayerLensException($"--batch {options.BatchSize}: must be positive", ErrorKind.Usage);
@@ -78,6 +81,7 @@ public static class FeatureExtractor
             Dataset = dataset.Source,
             ImageCount = dataset.Count,
             IdsSha256 = FeatureProvenance.Sha256Hex(dataset.Items.Select(i => i.Id)),
+            DType = options.Float16 ? "float16" : "float32",
             PcaReferenceCount = reducer.NeedsFit ? options.PcaReference?.Count ?? 0 : 0,
             PcaReferenceIdsSha256 = reducer.NeedsFit && options.PcaReference != null ? FeatureProvenance.Sha256Hex(options.PcaReference.Items.Select(i => i.Id)) : "",
         };
@@ -92,7 +96,7 @@ public static class FeatureExtractor
         }
 
         // Shapes at the preprocessed size, for the layer attributes and to size blocks.
-        var first = ImageDecoderSafe(dataset.Items[0], options.SkipBadImages);
+        var first = TryDecodeFirst(dataset.Items[0], options.SkipBadImages);
         var (oh, ow) = first == null ? (224, 224) : options.Preprocessing.OutputSize(first.Height, first.Width);
         var shapes = graph.InferShapes(graph.InputShapesFor(oh, ow)).ToDictionary(l => l.Name);
         var layerInfo = layers.ToDictionary(l => l.Name, l => shapes.TryGetValue(l.Name, out var s) ? s : l);
@@ -195,7 +199,7 @@ public static class FeatureExtractor
 
     sealed record RunRecord(FeatureProvenance Provenance, int BatchSize, int BlockRows);
 
-    static RgbImage? ImageDecoderSafe(ImageItem item, bool skip)
+    static RgbImage? TryDecodeFirst(ImageItem item, bool skip)
     {
         try { return ImageDecoder.Decode(item.Path); }
         catch (LayerLensException) when (skip) { return null; }

@@ -11,7 +11,7 @@ public sealed record StoredLayer(string Name, string Dataset, int Dim, string Op
 /// <summary>
 /// The feature store: one HDF5 file per (model, dataset, reducer), readable by h5py and MATLAB.
 /// <c>/ids</c> holds the image ids in row order; <c>/features/NNNN_safe_name</c> one float32 [N, D]
-/// matrix per layer with attributes name, op, output_shape, depth_index, relative_depth, reducer;
+/// (or float16 on request) matrix per layer with attributes name, op, output_shape, depth_index, relative_depth, reducer;
 /// the root attribute <c>provenance</c> holds a JSON <see cref="FeatureProvenance"/> (its main fields
 /// are also separate root attributes). The file is only ever created whole: it is assembled from
 /// finished shards into a temporary file that is renamed into place.
@@ -31,6 +31,9 @@ public sealed class FeatureStore
     public IReadOnlyList<string> Ids { get; }
     public IReadOnlyList<StoredLayer> Layers { get; }
 
+    /// <summary>Images of the dataset left out as unreadable (--on-bad-image skip).</summary>
+    public int SkippedCount { get; init; }
+
     /// <summary>An HDF5-safe dataset name for a layer: its index and the name with anything but letters, digits, '.', '-', '_' replaced.</summary>
     public static string SafeName(int index, string name)
     {
@@ -42,6 +45,7 @@ public sealed class FeatureStore
     /// <summary>Assembles finished shards (in block order) into the store at <paramref name="path"/>, atomically.</summary>
     public static void Assemble(string path, FeatureProvenance provenance, IReadOnlyList<string> shardPaths, IReadOnlyDictionary<string, LayerInfo> layerInfo, string reducer)
     {
+        bool half = provenance.DType == "float16";
         var headers = shardPaths.Select(FeatureShard.ReadHeader).ToList();
         var layers = headers.Select(h => h.Layers).FirstOrDefault(l => l.Length > 0) ?? Array.Empty<ShardLayer>();
         foreach (var (h, p) in headers.Zip(shardPaths))
@@ -50,7 +54,7 @@ public sealed class FeatureStore
         var ids = headers.SelectMany(h => h.Ids).ToArray();
         ulong n = (ulong)ids.Length;
 
-        var datasets = new H5Dataset<float[]>[layers.Length];
+        var datasets = new H5Dataset[layers.Length];
         var featureGroup = new H5Group();
         for (int i = 0; i < layers.Length; i++)
         {
@@ -59,7 +63,9 @@ public sealed class FeatureStore
             // Chunks of up to 64 rows keep partial reads cheap and each chunk under a few MB.
             uint chunkRows = (uint)Math.Max(1, Math.Min((long)Math.Max(1UL, n), Math.Max(1, (4 << 20) / (4L * Math.Max(1, l.Dim)))));
             chunkRows = Math.Min(chunkRows, 64);
-            var ds = new H5Dataset<float[]>(fileDims: new[] { n, (ulong)l.Dim }, chunks: n == 0 ? null : new[] { chunkRows, (uint)l.Dim });
+            var dims = new[] { n, (ulong)l.Dim };
+            var chunks = n == 0 ? null : new[] { chunkRows, (uint)l.Dim };
+            H5Dataset ds = half ? new H5Dataset<Half[]>(fileDims: dims, chunks: chunks) : new H5Dataset<float[]>(fileDims: dims, chunks: chunks);
             ds.Attributes = new Dictionary<string, object>
             {
                 ["name"] = l.Name,
@@ -88,7 +94,15 @@ public sealed class FeatureStore
             ["seed"] = provenance.Seed,
             ["dataset"] = provenance.Dataset,
             ["image_count"] = ids.Length,
+            // Images left out with --on-bad-image skip.
+            ["skipped_count"] = headers.Sum(h => h.Skipped.Length),
         };
+        var skipped = headers.SelectMany(h => h.Skipped).ToArray();
+        if (skipped.Length > 0)
+        {
+            file.Attributes["skipped_ids"] = skipped.Select(s => s.Id).ToArray();
+            file.Attributes["skipped_reasons"] = skipped.Select(s => s.Reason).ToArray();
+        }
 
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         Directory.CreateDirectory(dir);
@@ -106,7 +120,8 @@ public sealed class FeatureStore
                         rows = (ulong)(data.LongLength / Math.Max(1, layers[i].Dim));
                         if (rows == 0) return;
                         var sel = new HyperslabSelection(2, new[] { row, 0UL }, new[] { rows, (ulong)layers[i].Dim });
-                        writer.Write(datasets[i], data, fileSelection: sel);
+                        if (half) writer.Write((H5Dataset<Half[]>)datasets[i], Array.ConvertAll(data, v => (Half)v), fileSelection: sel);
+                        else writer.Write((H5Dataset<float[]>)datasets[i], data, fileSelection: sel);
                     });
                     row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
                 }
@@ -144,7 +159,8 @@ public sealed class FeatureStore
                     ds.Attribute("reducer").Read<string>()));
             }
             layers.Sort((a, b) => string.CompareOrdinal(a.Dataset, b.Dataset));
-            return new FeatureStore(path, prov, ids, layers);
+            int skipped = file.AttributeExists("skipped_count") ? file.Attribute("skipped_count").Read<int>() : 0;
+            return new FeatureStore(path, prov, ids, layers) { SkippedCount = skipped };
         }
         catch (Exception e) when (e is not LayerLensException && e is not OutOfMemoryException)
         {
@@ -158,6 +174,7 @@ public sealed class FeatureStore
         var layer = Layers.FirstOrDefault(l => l.Name == layerName)
             ?? throw new LayerLensException($"{Path}: no layer '{layerName}' in the store", ErrorKind.Usage);
         using var file = H5File.OpenRead(Path);
-        return file.Dataset(layer.Dataset).Read<float[]>();
+        var ds = file.Dataset(layer.Dataset);
+        return Provenance.DType == "float16" ? Array.ConvertAll(ds.Read<Half[]>(), h => (float)h) : ds.Read<float[]>();
     }
 }

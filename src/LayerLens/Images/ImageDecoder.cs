@@ -48,29 +48,38 @@ public static class ImageDecoder
         // Unpremultiplied RGBA without a colour space: Skia then neither premultiplies (which would
         // darken semi-transparent pixels) nor converts embedded ICC profiles, like PIL's convert("RGB").
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[checked(w * h * 4)];
-        var pin = System.Runtime.InteropServices.GCHandle.Alloc(rgba, System.Runtime.InteropServices.GCHandleType.Pinned);
-        SKCodecResult r;
+        // The RGBA scratch buffer is pooled: per-image large arrays would churn the large-object heap,
+        // and a long extraction's peak memory would creep up with the image count.
+        int bytes = checked(w * h * 4);
+        var rgba = System.Buffers.ArrayPool<byte>.Shared.Rent(bytes);
+        var rgb = new byte[w * h * 3];
         try
         {
-            // Frame 0 is the first GIF/WebP frame; later frames are ignored on purpose.
-            r = codec.GetPixels(info, pin.AddrOfPinnedObject(), new SKCodecOptions(0));
+            var pin = System.Runtime.InteropServices.GCHandle.Alloc(rgba, System.Runtime.InteropServices.GCHandleType.Pinned);
+            SKCodecResult r;
+            try
+            {
+                // Frame 0 is the first GIF/WebP frame; later frames are ignored on purpose.
+                r = codec.GetPixels(info, pin.AddrOfPinnedObject(), new SKCodecOptions(0));
+            }
+            finally
+            {
+                pin.Free();
+            }
+            // IncompleteInput: a truncated file. Skia fills the rest with zeros, which would be a silent
+            // fake image, so it is refused like an unreadable one.
+            if (r != SKCodecResult.Success)
+                throw new LayerLensException($"{source}: image could not be decoded ({Describe(r)})");
+            for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+            {
+                rgb[i] = rgba[j];
+                rgb[i + 1] = rgba[j + 1];
+                rgb[i + 2] = rgba[j + 2];
+            }
         }
         finally
         {
-            pin.Free();
-        }
-        // IncompleteInput: a truncated file. Skia fills the rest with zeros, which would be a silent
-        // fake image, so it is refused like an unreadable one.
-        if (r != SKCodecResult.Success)
-            throw new LayerLensException($"{source}: image could not be decoded ({Describe(r)})");
-
-        var rgb = new byte[w * h * 3];
-        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
-        {
-            rgb[i] = rgba[j];
-            rgb[i + 1] = rgba[j + 1];
-            rgb[i + 2] = rgba[j + 2];
+            System.Buffers.ArrayPool<byte>.Shared.Return(rgba);
         }
         var img = new RgbImage(w, h, rgb) { Source = source };
         return Orient(img, codec.EncodedOrigin);

@@ -49,7 +49,11 @@ public sealed class RgbImage
     public Tensor ToChwTensor()
     {
         Native.TorchRuntime.EnsureLoaded();
-        return torch.tensor(ToChwFloats(), new long[] { 3, Height, Width }, ScalarType.Float32);
+        // Converted in libtorch rather than through a managed float[]: same values (x / 255 in float32),
+        // without a large managed allocation per image.
+        using var scope = torch.NewDisposeScope();
+        var hwc = torch.tensor(Pixels, new long[] { Height, Width, 3 }, ScalarType.Byte);
+        return hwc.permute(2, 0, 1).to(ScalarType.Float32).div_(255f).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Builds an image from a [3, H, W] tensor with values in 0..1 (rounded, clamped).</summary>

@@ -173,6 +173,7 @@ public sealed class ExtractionTests : IDisposable
         Assert.Equal("odd/broken.jpg", Assert.Single(summary.Skipped).Id);
         var store = FeatureStore.Open(output);
         Assert.Equal(5, store.Ids.Count);
+        Assert.Equal(1, store.SkippedCount);
         Assert.DoesNotContain("odd/broken.jpg", store.Ids);
     }
 
@@ -188,6 +189,9 @@ public sealed class ExtractionTests : IDisposable
             "--layers", "op:Relu", "--reduce", "grid:2", "--batch", "2", "--out", output }, sw, err);
         Assert.True(rc == 0, err.ToString());
         Assert.Contains("skipped images: 0", sw.ToString());
+        // Not a terminal: plain progress lines instead of a progress bar.
+        Assert.Contains("extract: 3/3 images", sw.ToString());
+        Assert.Contains("images/s", sw.ToString());
         var store = FeatureStore.Open(output);
         Assert.All(store.Layers, l => Assert.Equal("Relu", l.Op));
         Assert.Equal(16 * 4, store.Layers[0].Dim);
@@ -196,5 +200,87 @@ public sealed class ExtractionTests : IDisposable
         Assert.Equal(0, rc);
         Assert.Contains("complete, 3 images x 5 layers", sw.ToString());
         Assert.Contains("/layer1/Relu_output_0", sw.ToString());
+    }
+    [Fact]
+    public void Pca_reducer_is_fitted_on_the_reference_set_and_applied_to_every_batch()
+    {
+        var images = Path.Combine(_dir, "img");
+        var refs = Path.Combine(_dir, "ref");
+        ExtractionFixtures.MakeImages(images, 5, seed: 1);
+        ExtractionFixtures.MakeImages(refs, 7, seed: 2);
+        var output = Path.Combine(_dir, "pca.h5");
+        const string layer = "/layer2/Relu_1_output_0";
+        using (var graph = ModelLoader.Load(ExtractionFixtures.Model))
+            FeatureExtractor.Run(graph, ExtractionFixtures.Model, ImageDataset.Open(images), output, new ExtractionOptions
+            {
+                Reducer = "pca:4", LayerSelector = layer + ",logits", BatchSize = 2, Threads = 2, BlockRows = 2,
+                Preprocessing = ExtractionFixtures.Preprocessing, PcaReference = ImageDataset.Open(refs),
+            });
+        var store = FeatureStore.Open(output);
+        Assert.Equal(4, store.Layers.Single(l => l.Name == layer).Dim);
+        var stored = store.Read(layer);
+
+        // The same fit done by hand on the reference activations.
+        using var g = ModelLoader.Load(ExtractionFixtures.Model);
+        using var pre = new ImagePreprocessor(ExtractionFixtures.Preprocessing);
+        TorchSharp.torch.Tensor Acts(string dir)
+        {
+            var ds = ImageDataset.Open(dir);
+            using var x = TorchSharp.torch.stack(ds.Items.Select(i => pre.Apply(ImageDecoder.Decode(i.Path))).ToArray());
+            using var r = g.Run(x, new Models.Engine.RunOptions { Taps = new[] { layer } });
+            return r.Taps[layer].flatten(1).clone();
+        }
+        var pca = (PcaReducer)FeatureReducer.Parse("pca:4");
+        using (var reference = Acts(refs)) pca.Fit(layer, reference);
+        using var test = Acts(images);
+        using var expected = pca.Reduce(layer, test);
+        var e = expected.data<float>().ToArray();
+        Assert.Equal(e.Length, stored.Length);
+        for (int i = 0; i < e.Length; i++) Assert.Equal(e[i], stored[i], 3);
+    }
+    [Fact]
+    public void Float16_store_holds_the_float32_features_rounded_to_half_and_h5py_sees_float16()
+    {
+        var images = Path.Combine(_dir, "img");
+        ExtractionFixtures.MakeImages(images, 3);
+        var full = Path.Combine(_dir, "f32.h5");
+        var half = Path.Combine(_dir, "f16.h5");
+        Extract(images, full);
+        using (var graph = ModelLoader.Load(ExtractionFixtures.Model))
+            FeatureExtractor.Run(graph, ExtractionFixtures.Model, ImageDataset.Open(images), half, new ExtractionOptions
+            {
+                Reducer = "gap", BatchSize = 4, Threads = 2, BlockRows = 4, Float16 = true, Preprocessing = ExtractionFixtures.Preprocessing,
+            });
+        var a = FeatureStore.Open(full);
+        var b = FeatureStore.Open(half);
+        Assert.Equal("float16", b.Provenance.DType);
+        foreach (var layer in a.Layers)
+            Assert.Equal(a.Read(layer.Name).Select(v => (float)(Half)v), b.Read(layer.Name));
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("import h5py,sys; f=h5py.File(sys.argv[1],'r'); print(sorted({str(d.dtype) for d in f['features'].values()}))");
+        psi.ArgumentList.Add(half);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal("['float16']", stdout.Trim());
+    }
+    [Fact]
+    public void Features_command_reports_an_unfinished_run_with_its_finished_blocks()
+    {
+        var images = Path.Combine(_dir, "img");
+        ExtractionFixtures.MakeImages(images, 4);
+        Directory.CreateDirectory(Path.Combine(images, "zz"));
+        File.WriteAllText(Path.Combine(images, "zz", "broken.png"), "not a png");
+        var output = Path.Combine(_dir, "f.h5");
+        var err = new StringWriter();
+        int rc = LayerLens.Cli.CliApp.Run(new[] { "extract", ExtractionFixtures.Model, "--images", images, "--resize", "64", "--crop", "64",
+            "--batch", "2", "--block-rows", "2", "--out", output }, new StringWriter(), err);
+        Assert.Equal(2, rc);
+        Assert.Contains("zz/broken.png", err.ToString());
+        var sw = new StringWriter();
+        rc = LayerLens.Cli.CliApp.Run(new[] { "features", output }, sw, err);
+        Assert.Equal(0, rc);
+        Assert.Contains("incomplete; 2 finished blocks (4 images)", sw.ToString());
     }
 }
