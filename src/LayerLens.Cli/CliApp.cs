@@ -38,6 +38,9 @@ public static class CliApp
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(LayersCommand.Build());
         root.Subcommands.Add(InferCommand.Build());
+        root.Subcommands.Add(SsimCommand.Build());
+        root.Subcommands.Add(DistanceCommand.Build());
+        root.Subcommands.Add(IqaCommand.Build());
         return root;
     }
 }

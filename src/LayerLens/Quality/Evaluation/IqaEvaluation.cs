@@ -41,10 +41,12 @@ public static class IqaEvaluation
         double krocc = Correlation.KendallTauB(x, y, "metric vs scores");
         double plcc = Correlation.Pearson(x, y, "metric vs scores");
         double p4 = double.NaN, r4 = double.NaN, p5 = double.NaN, r5 = double.NaN;
-        if (o.FitLogistic)
+        // Too few pairs (a per-type slice of a small set) cannot pin 5 parameters; a failed fit is reported as
+        // missing (NaN, empty in tables) rather than aborting the other numbers.
+        if (o.FitLogistic && x.Length >= 10)
         {
-            (p4, r4) = Fitted(LogisticKind.FourParameter, x, y);
-            (p5, r5) = Fitted(LogisticKind.FiveParameter, x, y);
+            try { (p4, r4) = Fitted(LogisticKind.FourParameter, x, y); } catch (LayerLensException) { }
+            try { (p5, r5) = Fitted(LogisticKind.FiveParameter, x, y); } catch (LayerLensException) { }
         }
         BootstrapInterval? sci = null, pci = null;
         if (o.BootstrapResamples > 0)
@@ -55,7 +57,8 @@ public static class IqaEvaluation
         return new IqaScores(x.Length, srocc, krocc, plcc, p4, r4, p5, r5, sci, pci);
     }
 
-    /// <summary>The same evaluation within each distortion type (pairs without a type are left out).</summary>
+    /// <summary>The same evaluation within each distortion type. Pairs without a type are left out, and so are
+    /// types on which a correlation is undefined (a metric or score constant within the type).</summary>
     public static IReadOnlyDictionary<string, IqaScores> PerType(IReadOnlyList<double> metric, IReadOnlyList<double> scores,
         IReadOnlyList<string?> types, bool metricIsDistance, bool higherScoreIsBetter, EvaluationOptions? options = null)
     {
@@ -63,7 +66,12 @@ public static class IqaEvaluation
         foreach (var g in Enumerable.Range(0, types.Count).Where(i => types[i] != null).GroupBy(i => types[i]!))
         {
             var idx = g.ToArray();
-            result[g.Key] = Evaluate(idx.Select(i => metric[i]).ToArray(), idx.Select(i => scores[i]).ToArray(), metricIsDistance, higherScoreIsBetter, options);
+            if (idx.Length < 3) continue;
+            try
+            {
+                result[g.Key] = Evaluate(idx.Select(i => metric[i]).ToArray(), idx.Select(i => scores[i]).ToArray(), metricIsDistance, higherScoreIsBetter, options);
+            }
+            catch (LayerLensException) { }
         }
         return result;
     }

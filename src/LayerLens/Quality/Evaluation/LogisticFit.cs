@@ -1,4 +1,5 @@
 using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics;
 using MathNet.Numerics.Optimization;
 
 namespace LayerLens.Quality.Evaluation;
@@ -42,8 +43,15 @@ public static class LogisticFits
             (p, v) => Vector<double>.Build.DenseOfArray(Gradient(kind, p.ToArray(), v)),
             xs, ys);
         var solver = new LevenbergMarquardtMinimizer(maximumIterations: 2000);
-        var result = solver.FindMinimum(model, Vector<double>.Build.DenseOfArray(start));
-        var beta = result.MinimizingPoint.ToArray();
+        double[] beta;
+        try
+        {
+            beta = solver.FindMinimum(model, Vector<double>.Build.DenseOfArray(start)).MinimizingPoint.ToArray();
+        }
+        catch (Exception e) when (e is ArgumentException or ArithmeticException or MaximumIterationsException or InvalidOperationException)
+        {
+            throw new LayerLensException($"{(int)kind}-parameter logistic fit failed: {e.Message}", ErrorKind.BadInput, e);
+        }
         if (beta.Any(b => !double.IsFinite(b)))
             throw new LayerLensException($"{(int)kind}-parameter logistic fit diverged", ErrorKind.BadInput);
         double lo = Evaluate(kind, beta, xs.Minimum()), hi = Evaluate(kind, beta, xs.Maximum());
