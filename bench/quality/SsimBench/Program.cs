@@ -1,5 +1,5 @@
 // SSIM throughput of LayerLens on the pairs written by bench/quality/make_pairs.py: one pair at a time (as
-// scikit-image runs) and in batches of 8 pairs; prints one JSON line. Usage: SsimBench DIR N [float32|float64]
+// scikit-image runs) and in batches of 8 pairs; prints one JSON line. Usage: SsimBench DIR N [float32|float64] [THREADS]
 using System.Diagnostics;
 using System.Text.Json;
 using LayerLens.IO;
@@ -11,6 +11,7 @@ var dir = args[0];
 int n = int.Parse(args[1]);
 bool doublePrecision = args.Length < 3 || args[2] != "float32";
 TorchRuntime.EnsureLoaded();
+if (args.Length > 3) set_num_threads(int.Parse(args[3]));
 var refs = new List<Tensor>();
 var dists = new List<Tensor>();
 for (int k = 0; k < n; k++)
