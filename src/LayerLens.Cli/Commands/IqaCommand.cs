@@ -18,7 +18,7 @@ public static class IqaCommand
         var synth = new Option<string?>("--distort") { Description = "Build a synthetic set from this image folder first (10 distortions x 5 levels) and score on it." };
         var layers = new Option<string>("--layers") { Description = "Layers: all, names, globs, op:TYPE, depth:LO-HI.", DefaultValueFactory = _ => "op:Relu" };
         var readout = new Option<string>("--readout") { Description = "l2, lpips, stats, gram or dists.", DefaultValueFactory = _ => "lpips" };
-        var outDir = new Option<string>("--out", "-o") { Description = "Folder for results.csv.", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Folder for results.csv and results.parquet.", Required = true };
         var seed = new Option<int>("--seed") { Description = "Seed of bootstrap intervals and synthetic distortions.", DefaultValueFactory = _ => 0 };
         var boot = new Option<int>("--bootstrap") { Description = "Bootstrap resamples for confidence intervals (0 = none).", DefaultValueFactory = _ => 1000 };
         var pre = DistanceCommand.Pre();
@@ -55,6 +55,7 @@ public static class IqaCommand
                 new IqaRunOptions { Evaluation = new EvaluationOptions { Seed = parse.GetValue(seed), BootstrapResamples = parse.GetValue(boot) } });
             var path = Path.Combine(dir, "results.csv");
             IqaBenchmark.WriteCsv(rows, path);
+            IqaBenchmark.WriteParquet(rows, Path.Combine(dir, "results.parquet"));
             output.WriteLine($"{ds.Name}: {ds.Pairs.Count} pairs; results in {path}");
             foreach (var r in rows.Where(r => r.DistortionType == "all"))
                 output.WriteLine($"  {r.Readout,-8} {r.Layer,-32} SROCC {r.Scores.Srocc.ToString("0.0000", CultureInfo.InvariantCulture)}  PLCC {r.Scores.Plcc.ToString("0.0000", CultureInfo.InvariantCulture)}");

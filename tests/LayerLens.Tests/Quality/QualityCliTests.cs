@@ -58,7 +58,7 @@ public sealed class QualityCliTests : IDisposable
     }
 
     [Fact]
-    public void Iqa_command_on_a_synthetic_set_writes_results_with_baselines_and_layers()
+    public async Task Iqa_command_on_a_synthetic_set_writes_results_with_baselines_and_layers()
     {
         Directory.CreateDirectory(Path.Combine(_root, "photos"));
         using (var u8 = QualityFixtures.Image("coffee96.npy"))
@@ -76,5 +76,10 @@ public sealed class QualityCliTests : IDisposable
         Assert.True(double.Parse(ssimAll.Split(',')[7], CultureInfo.InvariantCulture) > 0.3, ssimAll);
         Assert.Contains(lines, l => l.Contains(",combined,,lpips,pairs,all,"));
         Assert.Contains(lines, l => l.StartsWith("-,-,,psnr,pairs,blur,5,"));
+        using var fs = File.OpenRead(Path.Combine(outDir, "results.parquet"));
+        var table = (await Parquet.Serialization.ParquetSerializer.DeserializeAsync<LayerLens.Quality.Evaluation.IqaResultRecord>(fs)).Data.ToList();
+        Assert.Equal(lines.Length - 1, table.Count);
+        var ssimRow = table.Single(r => r.readout == "ssim" && r.distortion == "all");
+        Assert.Equal(double.Parse(ssimAll.Split(',')[7], CultureInfo.InvariantCulture), ssimRow.srocc, 12);
     }
 }

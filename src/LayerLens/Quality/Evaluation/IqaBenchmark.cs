@@ -114,6 +114,25 @@ public static class IqaBenchmark
         return rows;
     }
 
+    /// <summary>The results table as Parquet (same columns as the CSV; missing numbers as NaN), written atomically.</summary>
+    public static void WriteParquet(IReadOnlyList<IqaResultRow> rows, string path)
+    {
+        var records = rows.Select(r => new IqaResultRecord
+        {
+            model = r.Model, layer = r.Layer, relative_depth = r.RelativeDepth, readout = r.Readout, dataset = r.Dataset,
+            distortion = r.DistortionType, pairs = r.Scores.Pairs, srocc = r.Scores.Srocc, krocc = r.Scores.Krocc,
+            plcc = r.Scores.Plcc, plcc4 = r.Scores.Plcc4, rmse4 = r.Scores.Rmse4, plcc5 = r.Scores.Plcc5, rmse5 = r.Scores.Rmse5,
+            srocc_low = r.Scores.SroccInterval?.Low ?? double.NaN, srocc_high = r.Scores.SroccInterval?.High ?? double.NaN,
+            plcc_low = r.Scores.PlccInterval?.Low ?? double.NaN, plcc_high = r.Scores.PlccInterval?.High ?? double.NaN,
+        }).ToList();
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = full + $".{Environment.ProcessId}.tmp";
+        using (var fs = File.Create(tmp))
+            Parquet.Serialization.ParquetSerializer.SerializeAsync(records, fs).GetAwaiter().GetResult();
+        File.Move(tmp, full, overwrite: true);
+    }
+
     /// <summary>The results table as CSV, written atomically.</summary>
     public static void WriteCsv(IReadOnlyList<IqaResultRow> rows, string path)
     {
@@ -135,4 +154,29 @@ public static class IqaBenchmark
         File.WriteAllText(tmp, sb.ToString());
         File.Move(tmp, full, overwrite: true);
     }
+}
+
+/// <summary>Flat row of the Parquet results table (column names as in results.csv).</summary>
+public sealed class IqaResultRecord
+{
+#pragma warning disable IDE1006 // column names follow the CSV's snake_case
+    public string model { get; set; } = "";
+    public string layer { get; set; } = "";
+    public double relative_depth { get; set; }
+    public string readout { get; set; } = "";
+    public string dataset { get; set; } = "";
+    public string distortion { get; set; } = "";
+    public int pairs { get; set; }
+    public double srocc { get; set; }
+    public double krocc { get; set; }
+    public double plcc { get; set; }
+    public double plcc4 { get; set; }
+    public double rmse4 { get; set; }
+    public double plcc5 { get; set; }
+    public double rmse5 { get; set; }
+    public double srocc_low { get; set; }
+    public double srocc_high { get; set; }
+    public double plcc_low { get; set; }
+    public double plcc_high { get; set; }
+#pragma warning restore IDE1006
 }
