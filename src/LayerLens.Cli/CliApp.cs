@@ -38,12 +38,15 @@ public static class CliApp
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(LayersCommand.Build());
         root.Subcommands.Add(InferCommand.Build());
-        root.Subcommands.Add(FinetuneCommand.Build());
-        root.Subcommands.Add(FinetuneCommand.BuildEvaluate());
         root.Subcommands.Add(ExtractCommand.Build());
         root.Subcommands.Add(FeaturesCommand.Build());
         root.Subcommands.Add(ReadoutCommand.Build());
         root.Subcommands.Add(BrainCommand.Build());
+        root.Subcommands.Add(SsimCommand.Build());
+        root.Subcommands.Add(DistanceCommand.Build());
+        root.Subcommands.Add(IqaCommand.Build());
+        root.Subcommands.Add(FinetuneCommand.Build());
+        root.Subcommands.Add(FinetuneCommand.BuildEvaluate());
         return root;
     }
 }

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text;
+using LayerLens.Images;
+using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
+using LayerLens.Quality.Datasets;
+using LayerLens.Quality.Distances;
+using LayerLens.Quality.Metrics;
+using static TorchSharp.torch;
+
+namespace LayerLens.Quality.Evaluation;
+
+/// <summary>One line of the results table: a metric (model layer + readout, or a classic metric) on a dataset,
+/// over all pairs ("all") or one distortion type.</summary>
+public sealed record IqaResultRow(string Model, string Layer, double RelativeDepth, string Readout, string Dataset, string DistortionType, IqaScores Scores);
+
+public sealed record IqaRunOptions
+{
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Also score PSNR, SSIM and MS-SSIM (MS-SSIM only where images are at least 176 px on each side).</summary>
+    public bool Baselines { get; init; } = true;
+    public EvaluationOptions Evaluation { get; init; } = new();
+}
+
+/// <summary>
+/// Scores deep distances and classic metrics against a dataset's human ratings. Each reference image goes
+/// through the model once; its distorted versions go in batches, every layer tapped in the same pass.
+/// </summary>
+public static class IqaBenchmark
+{
+    public static IReadOnlyList<IqaResultRow> Run(IqaDataset dataset, ModelGraph? graph, ImagePreprocessor? preprocessor,
+        IReadOnlyList<string> layers, FeatureReadout? readout, IqaRunOptions? options = null,
+        IProgress<int>? progress = null, CancellationToken cancel = default)
+    {
+        var o = options ?? new IqaRunOptions();
+        int n = dataset.Pairs.Count;
+        DeepDistance? dd = graph != null && readout != null && preprocessor != null ? new DeepDistance(graph, layers, readout) : null;
+        var deep = dd == null ? null : layers.Select(_ => new double[n]).ToArray();
+        var combined = dd == null ? null : new double[n];
+        var psnr = new double[n];
+        var ssim = new double[n];
+        var msssim = new double[n];
+        bool msOk = o.Baselines;
+        int done = 0;
+        foreach (var group in Enumerable.Range(0, n).GroupBy(i => dataset.Pairs[i].Reference, StringComparer.Ordinal))
+        {
+            cancel.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var refImage = ImageDecoder.Decode(group.Key);
+            var refPixels = refImage.ToChwTensor() * 255;
+            using var refFeatures = dd?.Features(preprocessor!.Apply(refImage).unsqueeze(0));
+            foreach (var chunk in group.Chunk(Math.Max(1, o.BatchSize)))
+            {
+                using var inner = NewDisposeScope();
+                var images = chunk.Select(i => ImageDecoder.Decode(dataset.Pairs[i].Distorted)).ToArray();
+                for (int k = 0; k < images.Length; k++)
+                    if (images[k].Width != refImage.Width || images[k].Height != refImage.Height)
+                        throw new LayerLensException($"{dataset.Pairs[chunk[k]].Distorted}: {images[k].Width}×{images[k].Height}, but its reference {group.Key} is {refImage.Width}×{refImage.Height}", ErrorKind.BadInput);
+                if (dd != null)
+                {
+                    var batch = stack(images.Select(im => preprocessor!.Apply(im)).ToArray());
+                    var r = dd.Compare(refFeatures!, batch);
+                    for (int k = 0; k < chunk.Length; k++)
+                    {
+                        for (int l = 0; l < layers.Count; l++) deep![l][chunk[k]] = r.PerLayer[l][k];
+                        combined![chunk[k]] = r.Combined[k];
+                    }
+                }
+                if (o.Baselines)
+                {
+                    var pixels = stack(images.Select(im => im.ToChwTensor()).ToArray()) * 255;
+                    var p = Psnr.Compute(refPixels, pixels).data<double>().ToArray();
+                    var s = Ssim.Compute(refPixels, pixels).data<double>().ToArray();
+                    msOk &= Math.Min(refImage.Width, refImage.Height) >= 176;
+                    var m = msOk ? MsSsim.Compute(refPixels, pixels).data<double>().ToArray() : null;
+                    for (int k = 0; k < chunk.Length; k++)
+                    {
+                        psnr[chunk[k]] = p[k];
+                        ssim[chunk[k]] = s[k];
+                        if (m != null) msssim[chunk[k]] = m[k];
+                    }
+                }
+                done += chunk.Length;
+                progress?.Report(done);
+            }
+        }
+
+        var rows = new List<IqaResultRow>();
+        var scores = dataset.Pairs.Select(p => p.Score).ToArray();
+        var types = dataset.Pairs.Select(p => p.DistortionType).ToArray();
+        void Add(string model, string layer, double depth, string name, double[] values, bool isDistance)
+        {
+            // PSNR of identical images is +∞: cap at a finite ceiling above every finite value so ranks survive.
+            var finite = values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
+            var v = values.Select(x => double.IsPositiveInfinity(x) ? finite + 1 : x).ToArray();
+            rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, "all",
+                IqaEvaluation.Evaluate(v, scores, isDistance, dataset.HigherScoreIsBetter, o.Evaluation)));
+            foreach (var (type, s) in IqaEvaluation.PerType(v, scores, types, isDistance, dataset.HigherScoreIsBetter,
+                         o.Evaluation with { BootstrapResamples = 0 }))
+                rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, type, s));
+        }
+        if (o.Baselines)
+        {
+            Add("-", "-", double.NaN, "psnr", psnr, false);
+            Add("-", "-", double.NaN, "ssim", ssim, false);
+            if (msOk) Add("-", "-", double.NaN, "ms-ssim", msssim, false);
+        }
+        if (dd != null)
+        {
+            for (int l = 0; l < layers.Count; l++)
+                Add(graph!.Name, layers[l], graph.Layer(layers[l]).RelativeDepth, readout!.Name, deep![l], true);
+            Add(graph!.Name, "combined", double.NaN, readout!.Name, combined!, true);
+        }
+        return rows;
+    }
+
+    /// <summary>The results table as Parquet (same columns as the CSV; missing numbers as NaN), written atomically.</summary>
+    public static void WriteParquet(IReadOnlyList<IqaResultRow> rows, string path)
+    {
+        var records = rows.Select(r => new IqaResultRecord
+        {
+            model = r.Model, layer = r.Layer, relative_depth = r.RelativeDepth, readout = r.Readout, dataset = r.Dataset,
+            distortion = r.DistortionType, pairs = r.Scores.Pairs, srocc = r.Scores.Srocc, krocc = r.Scores.Krocc,
+            plcc = r.Scores.Plcc, plcc4 = r.Scores.Plcc4, rmse4 = r.Scores.Rmse4, plcc5 = r.Scores.Plcc5, rmse5 = r.Scores.Rmse5,
+            srocc_low = r.Scores.SroccInterval?.Low ?? double.NaN, srocc_high = r.Scores.SroccInterval?.High ?? double.NaN,
+            plcc_low = r.Scores.PlccInterval?.Low ?? double.NaN, plcc_high = r.Scores.PlccInterval?.High ?? double.NaN,
+        }).ToList();
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = full + $".{Environment.ProcessId}.tmp";
+        using (var fs = File.Create(tmp))
+            Parquet.Serialization.ParquetSerializer.SerializeAsync(records, fs).GetAwaiter().GetResult();
+        File.Move(tmp, full, overwrite: true);
+    }
+
+    /// <summary>The results table as CSV, written atomically.</summary>
+    public static void WriteCsv(IReadOnlyList<IqaResultRow> rows, string path)
+    {
+        var sb = new StringBuilder("model,layer,relative_depth,readout,dataset,distortion,pairs,srocc,krocc,plcc,plcc4,rmse4,plcc5,rmse5,srocc_low,srocc_high,plcc_low,plcc_high\n");
+        static string F(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
+        static string Q(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        foreach (var r in rows)
+        {
+            var s = r.Scores;
+            sb.AppendJoin(',', Q(r.Model), Q(r.Layer), F(r.RelativeDepth), r.Readout, Q(r.Dataset), Q(r.DistortionType),
+                s.Pairs.ToString(CultureInfo.InvariantCulture), F(s.Srocc), F(s.Krocc), F(s.Plcc), F(s.Plcc4), F(s.Rmse4), F(s.Plcc5), F(s.Rmse5),
+                F(s.SroccInterval?.Low ?? double.NaN), F(s.SroccInterval?.High ?? double.NaN),
+                F(s.PlccInterval?.Low ?? double.NaN), F(s.PlccInterval?.High ?? double.NaN));
+            sb.Append('\n');
+        }
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var tmp = full + $".{Environment.ProcessId}.tmp";
+        File.WriteAllText(tmp, sb.ToString());
+        File.Move(tmp, full, overwrite: true);
+    }
+}
+
+/// <summary>Flat row of the Parquet results table (column names as in results.csv).</summary>
+public sealed class IqaResultRecord
+{
+#pragma warning disable IDE1006 // column names follow the CSV's snake_case
+    public string model { get; set; } = "";
+    public string layer { get; set; } = "";
+    public double relative_depth { get; set; }
+    public string readout { get; set; } = "";
+    public string dataset { get; set; } = "";
+    public string distortion { get; set; } = "";
+    public int pairs { get; set; }
+    public double srocc { get; set; }
+    public double krocc { get; set; }
+    public double plcc { get; set; }
+    public double plcc4 { get; set; }
+    public double rmse4 { get; set; }
+    public double plcc5 { get; set; }
+    public double rmse5 { get; set; }
+    public double srocc_low { get; set; }
+    public double srocc_high { get; set; }
+    public double plcc_low { get; set; }
+    public double plcc_high { get; set; }
+#pragma warning restore IDE1006
+}
