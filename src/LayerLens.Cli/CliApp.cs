@@ -38,6 +38,9 @@ public static class CliApp
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(LayersCommand.Build());
         root.Subcommands.Add(InferCommand.Build());
+        root.Subcommands.Add(ZooCommand.Build());
+        root.Subcommands.Add(DetectCommand.Build());
+        root.Subcommands.Add(ClassifyCommand.Build());
         return root;
     }
 }
