@@ -201,7 +201,7 @@ public class TfJsReferenceTests
     }
 
     /// <summary>Largest |a−b| relative to the reference's largest magnitude, and a message when it exceeds the tolerance.</summary>
-    static (double Error, string? Message) Difference(string name, Tensor expected, Tensor actual)
+    internal static (double Error, string? Message) Difference(string name, Tensor expected, Tensor actual)
     {
         using var scope = torch.NewDisposeScope();
         var a = actual.detach().cpu();
