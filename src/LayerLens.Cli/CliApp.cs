@@ -47,6 +47,9 @@ public static class CliApp
         root.Subcommands.Add(IqaCommand.Build());
         root.Subcommands.Add(FinetuneCommand.Build());
         root.Subcommands.Add(FinetuneCommand.BuildEvaluate());
+        root.Subcommands.Add(ZooCommand.Build());
+        root.Subcommands.Add(DetectCommand.Build());
+        root.Subcommands.Add(ClassifyCommand.Build());
         return root;
     }
 }

@@ -8,11 +8,13 @@ namespace LayerLens.Models;
 public static class ModelLoader
 {
     /// <summary>Loads <paramref name="spec"/>: an .onnx file, or a TensorFlow.js graph model (a model.json, any .json
-    /// graph-model file, or a folder holding model.json).</summary>
+    /// graph-model file, or a folder holding model.json), or zoo:NAME (fetched into the cache on first use).</summary>
     public static ModelGraph Load(string spec, ComputeDevice? device = null)
     {
         Native.TorchRuntime.EnsureLoaded();
         ModelGraph graph;
+        if (spec.StartsWith("zoo:", StringComparison.Ordinal))
+            spec = Zoo.ModelZoo.Default().Resolve(spec["zoo:".Length..]);
         if (spec.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             graph = OnnxImporter.Load(spec);
         else if (TfJsImporter.Recognises(spec))

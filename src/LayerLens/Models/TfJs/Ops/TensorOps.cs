@@ -106,7 +106,8 @@ public static partial class TfJsOpRegistry
                 var x = In(a, 1, ctx);
                 long axis = Axis(Long(In(a, 0, ctx)), x.dim());
                 if (x.shape[axis] % parts != 0) throw ctx.Unsupported($"dimension {x.shape[axis]} does not split into {parts} equal parts");
-                return x.split(x.shape[axis] / parts, axis);
+                long chunk = x.shape[axis] / parts;
+                return Enumerable.Range(0, parts).Select(i => x.narrow(axis, i * chunk, chunk)).ToArray();
             };
         });
 
