@@ -13,7 +13,7 @@ public class DetectionHeadTests
     // A 100x50 photo letterboxed into 100x100: scale 1, 25 pixels of padding above.
     static readonly InputPlacement Letterbox = new(1, 1, 0, 25, 100, 50);
 
-    public DetectionHeadTests() => Native.TorchRuntime.EnsureLoaded();
+    public DetectionHeadTests() => LayerLens.Native.TorchRuntime.EnsureLoaded();
 
     [Fact]
     public void YoloV8_layout_decodes_centre_boxes_and_undoes_the_letterbox()

@@ -19,7 +19,7 @@ public class TfJsCliAndGradientTests : IDisposable
     public void Gradients_of_a_tfjs_model_reach_its_input_and_tapped_layers()
     {
         _ = TfJsReference.HumanModelsDir;
-        Native.TorchRuntime.EnsureLoaded();
+        LayerLens.Native.TorchRuntime.EnsureLoaded();
         using var graph = ModelLoader.Load("zoo:emotion");
         var tap = graph.Layers.First(l => l.OpType == "_FusedConv2D").Name;
         using var x = torch.rand(1, 64, 64, 1, generator: new Generator(7)).mul(2).sub(1).requires_grad_(true);

@@ -13,7 +13,7 @@ public class TfJsImporterTests : IDisposable
     public TfJsImporterTests()
     {
         Directory.CreateDirectory(_dir);
-        Native.TorchRuntime.EnsureLoaded();
+        LayerLens.Native.TorchRuntime.EnsureLoaded();
     }
 
     public void Dispose() => Directory.Delete(_dir, true);

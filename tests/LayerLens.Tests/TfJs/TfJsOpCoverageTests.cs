@@ -24,7 +24,7 @@ public class TfJsOpCoverageTests : IDisposable
     [Fact]
     public void Ops_outside_the_ten_models_match_TensorFlowJs()
     {
-        Native.TorchRuntime.EnsureLoaded();
+        LayerLens.Native.TorchRuntime.EnsureLoaded();
         var weights = new List<(string Name, long[] Shape, string DType, byte[] Bytes)>();
         void Int(string name, long[] shape, params int[] v) => weights.Add((name, shape, "int32", v.SelectMany(BitConverter.GetBytes).ToArray()));
         void Flt(string name, long[] shape, params float[] v) => weights.Add((name, shape, "float32", v.SelectMany(BitConverter.GetBytes).ToArray()));

@@ -48,7 +48,7 @@ public class TfJsReferenceTests
     [MemberData(nameof(Cases))]
     public void Every_node_matches_TensorFlowJs_cpu_backend(string model, string inputKind)
     {
-        Native.TorchRuntime.EnsureLoaded();
+        LayerLens.Native.TorchRuntime.EnsureLoaded();
         var (_, presetName, photo) = Models.Single(m => m.Model == model);
         var preset = PreprocessPreset.Get(presetName);
         var json = TfJsReference.ModelJson(model);
