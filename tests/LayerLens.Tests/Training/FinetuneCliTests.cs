@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using LayerLens.Cli;
 using LayerLens.Images;
@@ -75,5 +76,62 @@ public class FinetuneCliTests
             "--preset", "raw", "--out", Path.Combine(dir, "ft"));
         Assert.Equal(2, code);
         Assert.Contains("no column 'memorability'", err);
+    }
+
+    static string[] FinetuneArgs(string train, string val, string outDir) => new[]
+    {
+        "finetune", TestPaths.DemoModel, "--train", train, "--val", val, "--target", "score", "--train-layers", "all",
+        "--epochs", "4", "--batch", "8", "--dropout", "0.1", "--augment", "--seed", "3", "--patience", "0",
+        "--preset", "raw", "--resize", "48x48", "--out", outDir,
+    };
+
+    /// <summary>Starts `layerlens finetune` as a real process and SIGKILLs it once <paramref name="ready"/> holds.</summary>
+    static bool RunAndKill(string[] args, Func<bool> ready)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        if (p.HasExited) return false;
+        p.Kill(); // SIGKILL: no handlers, no cleanup
+        p.WaitForExit();
+        return true;
+    }
+
+    [Fact]
+    public void Finetune_killed_twice_and_restarted_ends_with_the_same_model_as_an_uninterrupted_run()
+    {
+        var dir = TestPaths.NewTempDir();
+        var train = WriteSet(dir, "train", 40, 41);
+        var val = WriteSet(dir, "val", 12, 42);
+        var whole = Path.Combine(dir, "whole");
+        var (code, _, err) = Cli(FinetuneArgs(train, val, whole));
+        Assert.True(code == 0, err);
+
+        var killed = Path.Combine(dir, "killed");
+        var last = Path.Combine(killed, "checkpoints", "last.ckpt");
+        int kills = 0;
+        // Once while the first epoch runs, once right after a later checkpoint was replaced.
+        if (RunAndKill(FinetuneArgs(train, val, killed), () => Directory.Exists(Path.Combine(killed, "checkpoints")))) kills++;
+        var before = File.Exists(last) ? File.GetLastWriteTimeUtc(last) : DateTime.MinValue;
+        if (RunAndKill(FinetuneArgs(train, val, killed), () => File.Exists(last) && File.GetLastWriteTimeUtc(last) > before)) kills++;
+        Assert.True(kills >= 1, "no run was killed before it finished");
+        (code, _, err) = Cli(FinetuneArgs(train, val, killed));
+        Assert.True(code == 0, err);
+        Assert.Empty(Directory.GetFiles(Path.Combine(killed, "checkpoints"), "*.tmp-*"));
+
+        using var a = ModelLoader.Load(Path.Combine(whole, "model.onnx"));
+        using var b = ModelLoader.Load(Path.Combine(killed, "model.onnx"));
+        Assert.Equal(a.Constants.Keys.Order(), b.Constants.Keys.Order());
+        foreach (var (name, t) in a.Constants)
+            Assert.True(t.dtype == b.Constants[name].dtype && t.allclose(b.Constants[name], 0, 0), $"{name} differs after kill and resume");
+        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "metrics.csv")).Select(l => string.Join(",", l.Split(',').Where((_, i) => i != 5))),
+                     File.ReadAllLines(Path.Combine(killed, "metrics.csv")).Select(l => string.Join(",", l.Split(',').Where((_, i) => i != 5))));
     }
 }
