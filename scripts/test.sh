@@ -10,9 +10,21 @@ log=$(mktemp)
 dotnet test LayerLens.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
-# dotnet test prints one summary line per test assembly: "Passed!  - Failed: 0, Passed: 9, Skipped: 0, ..."
-read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- Failed: ' "$log" | sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' \
-  | awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+# dotnet test ends each test assembly with "Total tests: N" followed by "Passed: N", "Failed: N" and
+# "Skipped: N" lines (the ones that are not zero); older loggers print "Passed!  - Failed: 0, Passed: 9, ...".
+read -r passed failed skipped < <(awk '
+  /^Total tests: / { block = 1; next }
+  block && /^ +Passed: +[0-9]+$/  { p += $2; next }
+  block && /^ +Failed: +[0-9]+$/  { f += $2; next }
+  block && /^ +Skipped: +[0-9]+$/ { s += $2; next }
+  block && /Total time:/ { block = 0; next }
+  /^(Passed|Failed)! +- Failed: / {
+    match($0, /Failed: *[0-9]+/);  ff = substr($0, RSTART + 7, RLENGTH - 7)
+    match($0, /Passed: *[0-9]+/);  pp = substr($0, RSTART + 7, RLENGTH - 7)
+    match($0, /Skipped: *[0-9]+/); ss = substr($0, RSTART + 8, RLENGTH - 8)
+    p2 += pp; f2 += ff; s2 += ss; seen2 = 1
+  }
+  END { if (p + f + s > 0) print p + 0, f + 0, s + 0; else print p2 + 0, f2 + 0, s2 + 0 }' "$log")
 rm -f "$log"
 # The ONNX backend node tests leave a per-operator table (passed / failed / not applicable, with reasons).
 if [ -f TestResults/onnx-node-tests.txt ]; then echo; cat TestResults/onnx-node-tests.txt; fi
