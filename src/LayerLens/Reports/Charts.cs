@@ -21,8 +21,8 @@ public sealed record ChartImage(string Title, byte[] Png, string Svg)
 public sealed record ChartSeries(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
 
 /// <summary>
-/// Charts drawn with ScottPlot (PNG and SVG from the same plot). Text uses a bundled DejaVu Sans when the machine
-/// has no fonts, so charts render on a bare container the same as on a desktop.
+/// Charts drawn with ScottPlot (PNG and SVG from the same plot). Text uses a bundled DejaVu Sans, so charts render
+/// the same on a bare container as on a desktop.
 /// </summary>
 public static class Charts
 {
@@ -30,7 +30,7 @@ public static class Charts
     static readonly object FontLock = new();
     static bool _fontsReady;
 
-    /// <summary>Makes sure ScottPlot has a font to draw with: the system's if it has one, the bundled DejaVu Sans otherwise.</summary>
+    /// <summary>Makes ScottPlot draw text with the bundled DejaVu Sans.</summary>
     public static void EnsureFonts()
     {
         lock (FontLock)
@@ -38,25 +38,23 @@ public static class Charts
             if (_fontsReady) return;
             const string family = "LayerLens DejaVu Sans";
             var dir = Path.Combine(Path.GetTempPath(), $"layerlens-fonts-{Environment.UserName}");
-            var file = Path.Combine(dir, "DejaVuSans.ttf");
-            if (!File.Exists(file))
+            foreach (var (file, bold) in new[] { ("DejaVuSans.ttf", false), ("DejaVuSans-Bold.ttf", true) })
             {
-                using var res = typeof(Charts).Assembly.GetManifestResourceStream("LayerLens.Reports.Fonts.DejaVuSans.ttf")
-                    ?? throw new LayerLensException("the bundled chart font is missing from the LayerLens assembly", ErrorKind.Internal);
-                using var ms = new MemoryStream();
-                res.CopyTo(ms);
-                AtomicFile.WriteAllBytes(file, ms.ToArray());
+                var path = Path.Combine(dir, file);
+                if (!File.Exists(path))
+                {
+                    using var res = typeof(Charts).Assembly.GetManifestResourceStream("LayerLens.Reports.Fonts." + file)
+                        ?? throw new LayerLensException($"the bundled chart font {file} is missing from the LayerLens assembly", ErrorKind.Internal);
+                    using var ms = new MemoryStream();
+                    res.CopyTo(ms);
+                    AtomicFile.WriteAllBytes(path, ms.ToArray());
+                }
+                // Always the bundled face: charts then look the same (and carry their labels) on every machine,
+                // with or without fonts installed.
+                Fonts.AddFontFile(family, path, bold: bold, italic: false);
             }
-            // The bundled face is always registered, and made the default only when the system has no sans font,
-            // so PNGs on a bare machine still have their labels.
-            Fonts.AddFontFile(family, file, bold: false, italic: false);
-            bool systemHasSans = SkiaSharp.SKFontManager.Default.FontFamilyCount > 0
-                && SkiaSharp.SKFontManager.Default.MatchFamily(Fonts.Default) is { } tf && tf.FamilyName.Length > 0;
-            if (!systemHasSans)
-            {
-                Fonts.Default = family;
-                Fonts.Sans = family;
-            }
+            Fonts.Default = family;
+            Fonts.Sans = family;
             _fontsReady = true;
         }
     }
@@ -125,6 +123,7 @@ public static class Charts
         var bars = new List<Bar>();
         for (int i = 0; i < values.Count; i++)
             bars.Add(new Bar { Position = i, Value = double.IsFinite(values[i]) ? values[i] : 0, Error = errors != null && double.IsFinite(errors[i]) ? errors[i] : 0 });
+        foreach (var b in bars) b.FillColor = new ScottPlot.Palettes.Category10().GetColor(0);
         plt.Add.Bars(bars);
         plt.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Count).Select(i => (double)i).ToArray(), labels.ToArray());
         if (labels.Count > 6) plt.Axes.Bottom.TickLabelStyle.Rotation = 45;
