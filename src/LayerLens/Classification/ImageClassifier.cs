@@ -24,6 +24,8 @@ public sealed class ImageClassifier
     }
 
     public PreprocessPreset Preset { get; }
+    /// <summary>The model; CAM engines and other analyses run it on <see cref="Prepare"/>'s input.</summary>
+    public ModelGraph Graph => _graph;
     public LabelSet Labels { get; }
     public int InputHeight { get; }
     public int InputWidth { get; }
@@ -34,10 +36,13 @@ public sealed class ImageClassifier
             LabelSet.Load(entry.Labels ?? throw new LayerLensException($"zoo model '{entry.Name}' names no labels", ErrorKind.BadInput)),
             entry.InputSize[0], entry.InputSize[1]);
 
+    /// <summary>The model's input tensor for one image (batch of 1) and where the image sits in it.</summary>
+    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image) => Preset.Apply(image, InputHeight, InputWidth);
+
     public double[] Probabilities(RgbImage image)
     {
         using var scope = torch.NewDisposeScope();
-        var (input, _) = Preset.Apply(image, InputHeight, InputWidth);
+        var (input, _) = Prepare(image);
         using var result = _graph.Run(input);
         return Classifier.Probabilities(result.Outputs[OutputName]);
     }

@@ -23,6 +23,7 @@ public sealed class ObjectDetector
     }
 
     public PreprocessPreset Preset { get; }
+    public ModelGraph Graph => _graph;
     public IDetectionHead Head { get; }
     public LabelSet Labels { get; }
     public int InputHeight { get; }
@@ -34,10 +35,13 @@ public sealed class ObjectDetector
             DetectionHeads.Get(entry.Head ?? throw new LayerLensException($"zoo model '{entry.Name}' names no detection head", ErrorKind.BadInput)),
             LabelSet.Load(entry.Labels ?? "coco80"), entry.InputSize[0], entry.InputSize[1]);
 
+    /// <summary>The model's input tensor for one image (batch of 1) and where the image sits in it.</summary>
+    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image) => Preset.Apply(image, InputHeight, InputWidth);
+
     public List<DetectedObject> Detect(RgbImage image, DetectionOptions options)
     {
         using var scope = torch.NewDisposeScope();
-        var (input, placement) = Preset.Apply(image, InputHeight, InputWidth);
+        var (input, placement) = Prepare(image);
         using var result = _graph.Run(input);
         return Head.Decode(result.Outputs, placement, InputHeight, InputWidth, Labels, options);
     }
