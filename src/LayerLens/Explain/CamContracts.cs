@@ -52,3 +52,32 @@ public interface ICamEngine
 {
     CamBatchResult Compute(torch.Tensor input, CamRequest request);
 }
+
+/// <summary>CLI names of the CAM methods (cam, gradcam, gradcampp, xgradcam, hirescam, layercam, scorecam, ablationcam, eigencam, eigengradcam).</summary>
+public static class CamMethodNames
+{
+    static readonly (string Name, CamMethod Method)[] Table =
+    {
+        ("cam", CamMethod.Cam), ("gradcam", CamMethod.GradCam), ("gradcampp", CamMethod.GradCamPlusPlus),
+        ("xgradcam", CamMethod.XGradCam), ("hirescam", CamMethod.HiResCam), ("layercam", CamMethod.LayerCam),
+        ("scorecam", CamMethod.ScoreCam), ("ablationcam", CamMethod.AblationCam), ("eigencam", CamMethod.EigenCam),
+        ("eigengradcam", CamMethod.EigenGradCam),
+    };
+
+    public static string Name(CamMethod method) => Table.First(t => t.Method == method).Name;
+
+    /// <summary>Parses a comma-separated list such as "gradcam,gradcampp"; an unknown name is a usage error listing the known ones.</summary>
+    public static IReadOnlyList<CamMethod> ParseList(string text)
+    {
+        var methods = new List<CamMethod>();
+        foreach (var raw in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var key = raw.ToLowerInvariant().Replace("-", "").Replace("_", "").Replace("++", "pp");
+            var hit = Table.Where(t => t.Name == key).Select(t => (CamMethod?)t.Method).FirstOrDefault()
+                ?? throw new LayerLensException($"unknown CAM method '{raw}' (known: {string.Join(", ", Table.Select(t => t.Name))})", ErrorKind.Usage);
+            if (!methods.Contains(hit)) methods.Add(hit);
+        }
+        if (methods.Count == 0) throw new LayerLensException("no CAM method given", ErrorKind.Usage);
+        return methods;
+    }
+}
