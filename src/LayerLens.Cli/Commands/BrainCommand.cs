@@ -37,26 +37,34 @@ public static class BrainCommand
             var m = parse.GetValue(metric)!;
             var outp = parse.InvocationConfiguration.Output;
             var csv = new ResultCsv("layer", "op", "depth_index", "relative_depth", "region", "metric", "raw", "raw_error", "ceiling", "ceiled", "ceiled_error", "stimuli", "neuroids", "splits", "per_split", "seed");
-            foreach (var layer in selected)
+            var lines = new List<string>();
+            CliProgress.Run(outp, progress =>
             {
-                using var scope = TorchSharp.torch.NewDisposeScope();
-                var X = src.Read(layer.Name);
-                BrainScore score = m switch
+                int done = 0;
+                foreach (var layer in selected)
                 {
-                    "pls" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Pls, n, 0.9, s),
-                    "ridge" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Ridge, n, 0.9, s),
-                    "rsa" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.Spearman, n, s),
-                    "rsa-euclidean" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Euclidean, RdmComparison.Spearman, n, s),
-                    "rsa-tau" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.KendallTauA, n, s),
-                    "cka" => Cka.Score(X, src.Ids, assembly, CkaKernel.Linear, n, s),
-                    "cka-rbf" => Cka.Score(X, src.Ids, assembly, CkaKernel.Rbf, n, s),
-                    _ => throw new LayerLensException($"--metric '{m}': expected pls, ridge, rsa, rsa-euclidean, rsa-tau, cka or cka-rbf", ErrorKind.Usage),
-                };
-                csv.Add(layer.Name, layer.OpType, layer.DepthIndex, layer.RelativeDepth, parse.GetValue(region) ?? "all", score.Metric, score.Raw, score.RawError,
-                    score.Ceiling, score.Ceiled, score.CeiledError, score.Stimuli, score.Neuroids, score.PerSplit.Length,
-                    string.Join(';', score.PerSplit.Select(v => v.ToString("R", CultureInfo.InvariantCulture))), score.Seed);
-                outp.WriteLine($"{layer.Name}: raw {score.Raw:0.0000} ± {score.RawError:0.0000}, ceiling {score.Ceiling:0.0000}, ceiled {score.Ceiled:0.0000}");
-            }
+                    progress.Report(new WorkProgress("brain similarity", done, selected.Count, "layers", layer.Name));
+                    using var scope = TorchSharp.torch.NewDisposeScope();
+                    var X = src.Read(layer.Name);
+                    BrainScore score = m switch
+                    {
+                        "pls" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Pls, n, 0.9, s),
+                        "ridge" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Ridge, n, 0.9, s),
+                        "rsa" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.Spearman, n, s),
+                        "rsa-euclidean" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Euclidean, RdmComparison.Spearman, n, s),
+                        "rsa-tau" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.KendallTauA, n, s),
+                        "cka" => Cka.Score(X, src.Ids, assembly, CkaKernel.Linear, n, s),
+                        "cka-rbf" => Cka.Score(X, src.Ids, assembly, CkaKernel.Rbf, n, s),
+                        _ => throw new LayerLensException($"--metric '{m}': expected pls, ridge, rsa, rsa-euclidean, rsa-tau, cka or cka-rbf", ErrorKind.Usage),
+                    };
+                    csv.Add(layer.Name, layer.OpType, layer.DepthIndex, layer.RelativeDepth, parse.GetValue(region) ?? "all", score.Metric, score.Raw, score.RawError,
+                        score.Ceiling, score.Ceiled, score.CeiledError, score.Stimuli, score.Neuroids, score.PerSplit.Length,
+                        string.Join(';', score.PerSplit.Select(v => v.ToString("R", CultureInfo.InvariantCulture))), score.Seed);
+                    lines.Add($"{layer.Name}: raw {score.Raw:0.0000} ± {score.RawError:0.0000}, ceiling {score.Ceiling:0.0000}, ceiled {score.Ceiled:0.0000}");
+                    progress.Report(new WorkProgress("brain similarity", ++done, selected.Count, "layers", layer.Name));
+                }
+            });
+            foreach (var line in lines) outp.WriteLine(line);
             csv.Write(parse.GetValue(output)!);
             outp.WriteLine($"wrote {parse.GetValue(output)}");
             return 0;

@@ -46,18 +46,26 @@ public static class ReadoutCommand
             if (table.Dropped > 0) outp.WriteLine($"dropped {table.Dropped} rows with missing scores from {table.Path}");
             var csv = new ResultCsv("layer", "op", "depth_index", "relative_depth", "model", "cv", "metric", "mean", "sem", "folds", "n", "per_fold", "seed");
             using var rowIdx = TorchSharp.torch.tensor(rows);
-            foreach (var layer in selected)
+            var lines = new List<string>();
+            CliProgress.Run(outp, progress =>
             {
-                using var scope = TorchSharp.torch.NewDisposeScope();
-                var X = src.Read(layer.Name).index_select(0, rowIdx);
-                var metrics = CrossValidatedReadout.Run(X, table.Values, folds, kind, what: $"layer {layer.Name}");
-                foreach (var m in metrics)
-                    csv.Add(layer.Name, layer.OpType, layer.DepthIndex, layer.RelativeDepth, parse.GetValue(model), parse.GetValue(cv), m.Metric,
-                        m.Summary.Mean, m.Summary.StandardError, m.Summary.Values.Length, table.Ids.Length,
-                        string.Join(';', m.Summary.Values.Select(v => v.ToString("R", CultureInfo.InvariantCulture))), parse.GetValue(seed));
-                var head = metrics[0];
-                outp.WriteLine($"{layer.Name}: {head.Metric} {head.Summary.Mean:0.0000} ± {head.Summary.StandardError:0.0000} over {head.Summary.Values.Length} folds");
-            }
+                int done = 0;
+                foreach (var layer in selected)
+                {
+                    progress.Report(new WorkProgress("readout", done, selected.Count, "layers", layer.Name));
+                    using var scope = TorchSharp.torch.NewDisposeScope();
+                    var X = src.Read(layer.Name).index_select(0, rowIdx);
+                    var metrics = CrossValidatedReadout.Run(X, table.Values, folds, kind, what: $"layer {layer.Name}");
+                    foreach (var m in metrics)
+                        csv.Add(layer.Name, layer.OpType, layer.DepthIndex, layer.RelativeDepth, parse.GetValue(model), parse.GetValue(cv), m.Metric,
+                            m.Summary.Mean, m.Summary.StandardError, m.Summary.Values.Length, table.Ids.Length,
+                            string.Join(';', m.Summary.Values.Select(v => v.ToString("R", CultureInfo.InvariantCulture))), parse.GetValue(seed));
+                    var head = metrics[0];
+                    lines.Add($"{layer.Name}: {head.Metric} {head.Summary.Mean:0.0000} ± {head.Summary.StandardError:0.0000} over {head.Summary.Values.Length} folds");
+                    progress.Report(new WorkProgress("readout", ++done, selected.Count, "layers", layer.Name));
+                }
+            });
+            foreach (var line in lines) outp.WriteLine(line);
             csv.Write(parse.GetValue(output)!);
             outp.WriteLine($"wrote {parse.GetValue(output)}");
             return 0;
