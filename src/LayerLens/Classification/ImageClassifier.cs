@@ -44,7 +44,7 @@ public sealed class ImageClassifier
     /// classified; <see cref="Prepare"/>'s placement then maps the input back into the whole photo. An image
     /// without a face is an error naming it.
     /// </summary>
-    public FaceCropper? FaceCrop { get; init; }
+    public FaceCropper? FaceCrop { get; set; }
 
     public static ImageClassifier ForZoo(ModelGraph graph, ZooEntry entry) =>
         new(graph, entry.Preprocessing,

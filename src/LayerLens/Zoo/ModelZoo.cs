@@ -294,7 +294,7 @@ public sealed class ModelZoo
         try
         {
             if (node == null) throw new LayerLensException($"{where}: needs \"preprocessing\" (a preset name such as imagenet, or options)", ErrorKind.BadInput);
-            if (node is ScalarNode) return PreprocessingSpec.FromPreset(text(node, "preprocessing")).Validate(where);
+            if (node is ScalarNode) return PreprocessingSpec.FromPreset(CheckPreset(text(node, "preprocessing"), where)).Validate(where);
             if (node is not MapNode pm) throw new LayerLensException($"{where}: preprocessing must be a preset name or a mapping of options", ErrorKind.BadInput);
             var spec = PreprocessingSpec.FromPreset("raw");
             var ordered = pm.Items.Where(i => i.Key == "preset").Concat(pm.Items.Where(i => i.Key != "preset"));
@@ -307,6 +307,7 @@ public sealed class ModelZoo
                     _ => text(value, key),
                 };
                 if (key == "mean-image" && v != "none") v = resolve(v);
+                if (key == "preset") CheckPreset(v, at(line));
                 spec = spec.With(key, v, $"{at(line)}: preprocessing");
             }
             return spec.Validate(where + ": preprocessing");
@@ -316,6 +317,10 @@ public sealed class ModelZoo
             throw new LayerLensException(e.Message, ErrorKind.BadInput, e);
         }
     }
+
+    static string CheckPreset(string name, string where) =>
+        PreprocessingSpec.PresetNames.Contains(name, StringComparer.OrdinalIgnoreCase) ? name
+            : throw new LayerLensException($"{where}: unknown preprocessing preset '{name}' (known: {string.Join(", ", PreprocessingSpec.PresetNames)})", ErrorKind.BadInput);
 
     public ZooEntry Get(string name) =>
         _entries.TryGetValue(name, out var e) ? e
