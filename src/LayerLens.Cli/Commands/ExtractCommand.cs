@@ -147,10 +147,11 @@ public sealed class PreprocessingOptions
 {
     readonly List<(string Key, Option<string?> Option)> _options = new();
 
-    public static PreprocessingOptions Create()
+    /// <summary>The options; <paramref name="defaultSource"/> says where the preprocessing comes from when none is given.</summary>
+    public static PreprocessingOptions Create(string defaultSource = "the model's sidecar MODEL.layerlens.json, else imagenet")
     {
         var p = new PreprocessingOptions();
-        p.Add("preset", $"Preprocessing preset: {string.Join(", ", PreprocessingSpec.PresetNames)} (default: the model's sidecar MODEL.layerlens.json, else imagenet).");
+        p.Add("preset", $"Preprocessing preset: {string.Join(", ", PreprocessingSpec.PresetNames)} (default: {defaultSource}); the options below change it.");
         p.Add("resize", "Resize: N (shorter side), HxW (exact) or none.");
         p.Add("interpolation", "bilinear, bicubic or nearest.");
         p.Add("antialias", "true or false: low-pass when downsampling, as torchvision's Resize(antialias=True).");
@@ -161,6 +162,9 @@ public sealed class PreprocessingOptions
         p.Add("std", "Per-channel standard deviation or none.");
         p.Add("mean-image", "A .npy mean image to subtract (Caffe style) or none.");
         p.Add("layout", "nchw or nhwc.");
+        p.Add("fit", "With an exact resize HxW: stretch, or letterbox (fit inside and pad the margins).");
+        p.Add("pad", "Letterbox margin value on the 0-255 pixel scale (YOLO: 114).");
+        p.Add("dtype", "float32, or int32 (whole pixel values 0-255; needs range 0-255).");
         return p;
     }
 

@@ -1,11 +1,12 @@
 using LayerLens.Images;
 using LayerLens.Models;
 using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 
 namespace LayerLens.Cli.Commands;
 
-/// <summary>What detect and classify share: the image list, the model with its zoo entry, atomic writes.</summary>
+/// <summary>What detect and classify share: the image list, the model with its zoo entry and preprocessing.</summary>
 public static class ImageSetOptions
 {
     /// <summary>(id, path) of the images in a folder (sorted) or a manifest: one path per line, or "id,path" CSV lines.</summary>
@@ -49,27 +50,10 @@ public static class ImageSetOptions
         return (ModelLoader.Load(spec, ComputeDevice.Parse(device)), entry);
     }
 
-    /// <summary>Input size: --input-size, the zoo entry's, or the model's declared H×W.</summary>
-    public static (int H, int W) InputSize(ModelGraph graph, ZooEntry? entry, string? option, bool nchw)
-    {
-        if (option != null) return CommonOptions.ParseSize(option);
-        if (entry != null) return (entry.InputSize[0], entry.InputSize[1]);
-        var s = graph.Inputs[0].Shape;
-        if (s.Length == 4)
-        {
-            long h = nchw ? s[2] : s[1], w = nchw ? s[3] : s[2];
-            if (h > 0 && w > 0) return ((int)h, (int)w);
-        }
-        throw new LayerLensException($"model '{graph.Name}' does not declare its input size; give --input-size", ErrorKind.Usage);
-    }
-
-    /// <summary>Writes through a temporary file and a rename, so a killed run leaves no half-written file.</summary>
-    public static void WriteAtomically(string path, Action<TextWriter> write)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.tmp-{Environment.ProcessId}");
-        using (var w = new StreamWriter(tmp)) write(w);
-        File.Move(tmp, path, overwrite: true);
-    }
+    /// <summary>
+    /// The preprocessing of a zoo entry, or for a model file its sidecar (else imagenet), with the command line's
+    /// --preset and individual options on top, as `extract` resolves it.
+    /// </summary>
+    public static PreprocessingSpec Preprocessing(string modelSpec, ZooEntry? entry, IReadOnlyList<KeyValuePair<string, string>> overrides) =>
+        entry != null ? entry.Preprocessing.With(overrides, "command line") : PreprocessingSpec.Resolve(modelSpec, overrides);
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 
 namespace LayerLens.Cli.Commands;
@@ -9,7 +10,7 @@ public static class ZooCommand
 {
     static Option<string?> ZooFile() => new("--zoo")
     {
-        Description = "User zoo file (JSON) registering own models; default $LAYERLENS_ZOO, else ~/.config/layerlens/zoo.json.",
+        Description = "User zoo file (YAML or JSON) registering own models; default $LAYERLENS_ZOO, else ~/.config/layerlens/zoo.yaml, zoo.yml or zoo.json.",
     };
 
     public static Command Build()
@@ -42,14 +43,15 @@ public static class ZooCommand
             {
                 output.WriteLine(JsonSerializer.Serialize(entries.Select(e => new
                 {
-                    name = e.Name, task = e.Task, input_size = e.InputSize, preprocess = e.Preprocess, labels = e.Labels, head = e.Head,
+                    name = e.Name, task = e.Task, input_size = e.InputSize, preprocessing = System.Text.Json.Nodes.JsonNode.Parse(e.Preprocessing.ToJson()),
+                    labels = (object?)e.LabelNames ?? e.Labels, head = e.Head,
                     source = e.Source.ToString(), sha256 = e.Sha256, cached = z.IsAvailable(e), origin = e.Origin, description = e.Description,
                 }), new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
             var rows = entries.Select(e => new[]
             {
-                e.Name, e.Task, $"{e.InputSize[0]}x{e.InputSize[1]}", e.Preprocess, e.Labels ?? "-", e.Source.ToString(), z.IsAvailable(e) ? "yes" : "no",
+                e.Name, e.Task, e.InputSize is { } s ? $"{s[0]}x{s[1]}" : "any", PreprocessingText(e.Preprocessing), e.LabelsText, e.Source.ToString(), z.IsAvailable(e) ? "yes" : "no",
             }).ToList();
             var header = new[] { "name", "task", "input", "preprocess", "labels", "source", "cached" };
             var widths = header.Select((h, i) => Math.Max(h.Length, rows.Select(r => r[i].Length).DefaultIfEmpty(0).Max())).ToArray();
@@ -75,5 +77,16 @@ public static class ZooCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The preset and the options that differ from it, e.g. "raw resize=64x64 channels=gray range=-1-1 layout=nhwc".</summary>
+    internal static string PreprocessingText(PreprocessingSpec spec)
+    {
+        var basePreset = PreprocessingSpec.PresetNames.Contains(spec.Preset, StringComparer.OrdinalIgnoreCase) ? spec.Preset : "raw";
+        var mine = System.Text.Json.Nodes.JsonNode.Parse(spec.ToJson())!.AsObject();
+        var preset = System.Text.Json.Nodes.JsonNode.Parse(PreprocessingSpec.FromPreset(basePreset).ToJson())!.AsObject();
+        var diffs = mine.Where(kv => kv.Key != "preset" && kv.Value?.ToJsonString() != preset[kv.Key]?.ToJsonString())
+            .Select(kv => $"{kv.Key}={(kv.Value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var t) ? t : kv.Value?.ToJsonString())}");
+        return string.Join(" ", new[] { basePreset }.Concat(diffs));
     }
 }

@@ -1,5 +1,7 @@
+using LayerLens.Detection;
 using LayerLens.Images;
 using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,20 +12,26 @@ namespace LayerLens.Classification;
 public sealed class ImageClassifier
 {
     readonly ModelGraph _graph;
+    readonly ImagePreprocessor _preprocessor;
 
-    public ImageClassifier(ModelGraph graph, PreprocessPreset preset, LabelSet labels, int inputHeight, int inputWidth, string? outputName = null)
+    /// <summary>
+    /// A classifier over <paramref name="graph"/>'s output <paramref name="outputName"/> (default: the first). When the
+    /// preprocessing does not fix the input size, the size the model's input declares is used.
+    /// </summary>
+    public ImageClassifier(ModelGraph graph, PreprocessingSpec preprocessing, LabelSet labels, string? outputName = null)
     {
         _graph = graph;
-        Preset = preset;
+        Preprocessing = ModelInput.Complete(preprocessing, graph);
+        _preprocessor = new ImagePreprocessor(Preprocessing);
+        (InputHeight, InputWidth) = Preprocessing.FixedSize!.Value;
         Labels = labels;
-        InputHeight = inputHeight;
-        InputWidth = inputWidth;
         OutputName = outputName ?? graph.OutputNames[0];
         if (!graph.OutputNames.Contains(OutputName))
             throw new LayerLensException($"model '{graph.Name}' has no output '{OutputName}' (outputs: {string.Join(", ", graph.OutputNames)})", ErrorKind.BadInput);
     }
 
-    public PreprocessPreset Preset { get; }
+    /// <summary>How images become the model input.</summary>
+    public PreprocessingSpec Preprocessing { get; }
     /// <summary>The model; CAM engines and other analyses run it on <see cref="Prepare"/>'s input.</summary>
     public ModelGraph Graph => _graph;
     public LabelSet Labels { get; }
@@ -31,13 +39,27 @@ public sealed class ImageClassifier
     public int InputWidth { get; }
     public string OutputName { get; }
 
+    /// <summary>
+    /// When set, every image is first cut down to its largest face (with the cropper's margin) and the crop is
+    /// classified; <see cref="Prepare"/>'s placement then maps the input back into the whole photo. An image
+    /// without a face is an error naming it.
+    /// </summary>
+    public FaceCropper? FaceCrop { get; set; }
+
     public static ImageClassifier ForZoo(ModelGraph graph, ZooEntry entry) =>
-        new(graph, PreprocessPreset.Get(entry.Preprocess),
-            LabelSet.Load(entry.Labels ?? throw new LayerLensException($"zoo model '{entry.Name}' names no labels", ErrorKind.BadInput)),
-            entry.InputSize[0], entry.InputSize[1]);
+        new(graph, entry.Preprocessing,
+            entry.LoadLabels() ?? throw new LayerLensException($"zoo model '{entry.Name}' names no labels", ErrorKind.BadInput),
+            entry.Output);
 
     /// <summary>The model's input tensor for one image (batch of 1) and where the image sits in it.</summary>
-    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image) => Preset.Apply(image, InputHeight, InputWidth);
+    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image)
+    {
+        if (FaceCrop == null) return _preprocessor.Prepare(image);
+        var face = FaceCrop.Find(image)
+            ?? throw new LayerLensException($"{(image.Source.Length > 0 ? image.Source : "image")}: no face found for the face crop", ErrorKind.BadInput);
+        var (input, placement) = _preprocessor.Prepare(face.Image);
+        return (input, placement.InPhoto(face.X, face.Y, image.Width, image.Height));
+    }
 
     public double[] Probabilities(RgbImage image)
     {

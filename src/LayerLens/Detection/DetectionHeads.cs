@@ -16,7 +16,7 @@ public interface IDetectionHead
 
 public static class DetectionHeads
 {
-    public static IReadOnlyList<string> Names { get; } = new[] { "nanodet", "centernet", "yolov5", "yolov8" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "nanodet", "centernet", "yolov5", "yolov8", "blazeface" };
 
     public static IDetectionHead Get(string name) => name switch
     {
@@ -24,6 +24,7 @@ public static class DetectionHeads
         "centernet" => new CenterNetHead(),
         "yolov5" => new YoloV5Head(),
         "yolov8" => new YoloV8Head(),
+        "blazeface" => new BlazeFaceHead(),
         _ => throw new LayerLensException($"unknown detection head '{name}' (known: {string.Join(", ", Names)})", ErrorKind.BadInput),
     };
 
@@ -147,5 +148,45 @@ public sealed class YoloV8Head : IDetectionHead
             list.Add(DetectionHeads.ToOriginal(best, labels, score, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, placement));
         }
         return NonMaxSuppression.PerClass(list, options.IouThreshold, options.MaxDetections);
+    }
+}
+
+/// <summary>
+/// MediaPipe BlazeFace (human-models' 256×256 back-camera graph): anchor sets of 2 per cell on a (size/16)² grid and
+/// 6 per cell on a (size/8)² grid, each with a score logit [1, n, 1] and a box [1, n, 16] of (x, y) centre offset
+/// from the anchor, width and height in input pixels, then six keypoints. Scores pass through a sigmoid; class 0.
+/// </summary>
+public sealed class BlazeFaceHead : IDetectionHead
+{
+    public List<DetectedObject> Decode(IReadOnlyDictionary<string, Tensor> outputs, InputPlacement placement, int inputHeight, int inputWidth, LabelSet labels, DetectionOptions options)
+    {
+        var scores = outputs.Values.Where(t => t.dim() == 3 && t.shape[2] == 1).ToList();
+        var boxes = outputs.Values.Where(t => t.dim() == 3 && t.shape[2] >= 4 && t.shape[2] != 1).ToList();
+        if (scores.Count == 0 || scores.Count != boxes.Count)
+            throw new LayerLensException($"blazeface head: expected pairs of score [1,n,1] and box [1,n,16] outputs, got {string.Join(" ", outputs.Values.Select(t => "[" + string.Join(",", t.shape) + "]"))}", ErrorKind.BadInput);
+        var anchorSets = new[] { (Stride: inputWidth / 16, PerCell: 2), (Stride: inputWidth / 8, PerCell: 6) };
+        var candidates = new List<DetectedObject>();
+        foreach (var sc in scores)
+        {
+            long n = sc.shape[1];
+            var b = boxes.FirstOrDefault(t => t.shape[1] == n)
+                ?? throw new LayerLensException($"blazeface head: no box output with {n} anchors", ErrorKind.BadInput);
+            var set = anchorSets.FirstOrDefault(a => a.Stride > 0 && (long)((inputWidth + a.Stride - 1) / a.Stride) * ((inputHeight + a.Stride - 1) / a.Stride) * a.PerCell == n);
+            if (set.Stride == 0) throw new LayerLensException($"blazeface head: {n} anchors match no anchor grid for a {inputHeight}x{inputWidth} input", ErrorKind.BadInput);
+            int gridW = (inputWidth + set.Stride - 1) / set.Stride;
+            long width = b.shape[2];
+            var logits = DetectionHeads.Floats(sc);
+            var raw = DetectionHeads.Floats(b);
+            for (int i = 0; i < n; i++)
+            {
+                float score = (float)(1 / (1 + Math.Exp(-logits[i])));
+                if (score < options.MinScore) continue;
+                int cell = i / set.PerCell;
+                double ax = set.Stride * (cell % gridW + 0.5), ay = set.Stride * (cell / gridW + 0.5);
+                double cx = raw[i * width] + ax, cy = raw[i * width + 1] + ay, w = raw[i * width + 2], h = raw[i * width + 3];
+                candidates.Add(DetectionHeads.ToOriginal(0, labels, score, cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, placement));
+            }
+        }
+        return NonMaxSuppression.PerClass(candidates, options.IouThreshold, options.MaxDetections);
     }
 }

@@ -1,6 +1,7 @@
 using LayerLens.Classification;
 using LayerLens.Images;
 using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,18 +12,21 @@ namespace LayerLens.Detection;
 public sealed class ObjectDetector
 {
     readonly ModelGraph _graph;
+    readonly ImagePreprocessor _preprocessor;
 
-    public ObjectDetector(ModelGraph graph, PreprocessPreset preset, IDetectionHead head, LabelSet labels, int inputHeight, int inputWidth)
+    /// <summary>A detector; when the preprocessing does not fix the input size, the size the model's input declares is used.</summary>
+    public ObjectDetector(ModelGraph graph, PreprocessingSpec preprocessing, IDetectionHead head, LabelSet labels)
     {
         _graph = graph;
-        Preset = preset;
+        Preprocessing = ModelInput.Complete(preprocessing, graph);
+        _preprocessor = new ImagePreprocessor(Preprocessing);
+        (InputHeight, InputWidth) = Preprocessing.FixedSize!.Value;
         Head = head;
         Labels = labels;
-        InputHeight = inputHeight;
-        InputWidth = inputWidth;
     }
 
-    public PreprocessPreset Preset { get; }
+    /// <summary>How images become the model input (letterbox or stretch; the placement maps boxes back).</summary>
+    public PreprocessingSpec Preprocessing { get; }
     public ModelGraph Graph => _graph;
     public IDetectionHead Head { get; }
     public LabelSet Labels { get; }
@@ -31,12 +35,12 @@ public sealed class ObjectDetector
 
     /// <summary>A detector for a zoo entry whose task is detection.</summary>
     public static ObjectDetector ForZoo(ModelGraph graph, ZooEntry entry) =>
-        new(graph, PreprocessPreset.Get(entry.Preprocess),
+        new(graph, entry.Preprocessing,
             DetectionHeads.Get(entry.Head ?? throw new LayerLensException($"zoo model '{entry.Name}' names no detection head", ErrorKind.BadInput)),
-            LabelSet.Load(entry.Labels ?? "coco80"), entry.InputSize[0], entry.InputSize[1]);
+            entry.LoadLabels() ?? LabelSet.Load("coco80"));
 
     /// <summary>The model's input tensor for one image (batch of 1) and where the image sits in it.</summary>
-    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image) => Preset.Apply(image, InputHeight, InputWidth);
+    public (Tensor Input, InputPlacement Placement) Prepare(RgbImage image) => _preprocessor.Prepare(image);
 
     public List<DetectedObject> Detect(RgbImage image, DetectionOptions options)
     {

@@ -30,6 +30,17 @@ public sealed class RgbImage
 
     public byte this[int y, int x, int c] => Pixels[(y * Width + x) * 3 + c];
 
+    /// <summary>The rectangle x..x+width, y..y+height (which must lie inside the image) as a new image.</summary>
+    public RgbImage Crop(int x, int y, int width, int height)
+    {
+        if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > Width || y + height > Height)
+            throw new ArgumentOutOfRangeException(nameof(x), $"crop {width}x{height} at ({x}, {y}) does not fit a {Width}x{Height} image");
+        var px = new byte[width * height * 3];
+        for (int r = 0; r < height; r++)
+            Array.Copy(Pixels, ((y + r) * Width + x) * 3, px, r * width * 3, width * 3);
+        return new RgbImage(width, height, px) { Source = Source };
+    }
+
     /// <summary>Float32 CHW values in 0..1 (pixel / 255), the layout torchvision's ToTensor produces.</summary>
     public float[] ToChwFloats()
     {

@@ -23,12 +23,23 @@ public sealed class ImagePreprocessor : IDisposable
 
     public PreprocessingSpec Settings { get; }
 
-    /// <summary>One image as float32 [C, H, W] (or [H, W, C] for NHWC).</summary>
+    /// <summary>One image as float32 (or int32) [C, H, W] (or [H, W, C] for NHWC).</summary>
     public Tensor Apply(RgbImage image)
     {
         using var scope = NewDisposeScope();
         using var chw = image.ToChwTensor();
         return ApplyToUnitTensor(chw, image.Source).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The model input for one image as a batch of one ([1, C, H, W] or [1, H, W, C]) and where the image sits in it,
+    /// which detectors use to map boxes back to original pixels.
+    /// </summary>
+    public (Tensor Input, Zoo.InputPlacement Placement) Prepare(RgbImage image)
+    {
+        using var scope = NewDisposeScope();
+        var x = Apply(image).unsqueeze(0);
+        return (x.MoveToOuterDisposeScope(), Settings.Placement(image.Height, image.Width));
     }
 
     /// <summary>A batch [N, C, H, W] (or [N, H, W, C]); all images must come out the same size.</summary>
@@ -64,8 +75,10 @@ public sealed class ImagePreprocessor : IDisposable
         using var scope = NewDisposeScope();
         var x = chw.to(ScalarType.Float32);
         int h = (int)x.shape[1], w = (int)x.shape[2];
-        var (rh, rw) = s.ResizedSize(h, w);
+        var (rh, rw, padTop, padLeft) = s.ResizeGeometry(h, w);
         x = Resize(x, rh, rw, s.Interpolation, s.Antialias);
+        if (s.Fit == ResizeFit.Letterbox && s.ResizeExact is { } box)
+            x = F.pad(x, new long[] { padLeft, box.Width - rw - padLeft, padTop, box.Height - rh - padTop }, PaddingModes.Constant, s.PadValue / 255.0);
         if (s.CenterCrop is { } c) x = CenterCrop(x, c.Height, c.Width);
         x = s.Channels switch
         {
@@ -82,6 +95,7 @@ public sealed class ImagePreprocessor : IDisposable
         if (s.Mean != null) x = x.sub(tensor(s.Mean).view(-1, 1, 1));
         if (s.Std != null) x = x.div(tensor(s.Std).view(-1, 1, 1));
         if (_meanImage is { } m) x = x.sub(FitMeanImage(m, x, source));
+        if (s.DType == PixelType.Int32) x = x.round().clamp(0, 255).to_type(ScalarType.Int32);
         if (s.Layout == TensorLayout.Nhwc) x = x.permute(1, 2, 0);
         return x.contiguous().MoveToOuterDisposeScope();
     }

@@ -24,6 +24,12 @@ public enum ChannelOrder { Rgb, Bgr, Gray }
 /// <summary>Memory layout of the batch handed to the model.</summary>
 public enum TensorLayout { Nchw, Nhwc }
 
+/// <summary>How an exact HxW resize treats the aspect ratio: stretch to fill, or fit inside and pad (letterbox).</summary>
+public enum ResizeFit { Stretch, Letterbox }
+
+/// <summary>Element type of the model input: float32, or whole numbers 0..255 as int32 (TF.js pose models).</summary>
+public enum PixelType { Float32, Int32 }
+
 /// <summary>
 /// Preprocessing as data: everything between decoded pixels and the model's input tensor, in the
 /// order torchvision applies it (ToTensor → Resize → CenterCrop → Normalize), plus the Caffe-style
@@ -66,6 +72,52 @@ public sealed record PreprocessingSpec
 
     public TensorLayout Layout { get; init; } = TensorLayout.Nchw;
 
+    /// <summary>With an exact resize: stretch (default) or letterbox, i.e. scale to fit inside HxW keeping the aspect
+    /// ratio and pad the margins (centred) with <see cref="PadValue"/>, as detectors such as YOLO expect.</summary>
+    public ResizeFit Fit { get; init; } = ResizeFit.Stretch;
+
+    /// <summary>Letterbox margin value on the 0..255 pixel scale (before channels, range and normalisation); YOLO uses 114.</summary>
+    public float PadValue { get; init; }
+
+    /// <summary>Element type handed to the model; int32 needs range 0-255 and no mean/std (values rounded, 0..255).</summary>
+    public PixelType DType { get; init; } = PixelType.Float32;
+
+    /// <summary>The model input's (height, width) when it does not depend on the image (exact resize or crop), else null.</summary>
+    public (int Height, int Width)? FixedSize => CenterCrop ?? ResizeExact;
+
+    /// <summary>
+    /// Where the preprocessed image sits in the original one, for an original of the given size: input pixel
+    /// (x, y) = original (x·ScaleX + PadX, y·ScaleY + PadY). Covers stretching, letterboxing and resize + center crop.
+    /// </summary>
+    public Zoo.InputPlacement Placement(int height, int width)
+    {
+        var (rh, rw, padY, padX) = ResizeGeometry(height, width);
+        double sx = (double)rw / width, sy = (double)rh / height;
+        if (CenterCrop is { } c)
+        {
+            var (h, w) = Fit == ResizeFit.Letterbox && ResizeExact is { } e ? e : (rh, rw);
+            // Same offsets as ImagePreprocessor.CenterCrop: zero padding when smaller, then a centred window.
+            int cpW = Math.Max(0, c.Width - w), cpH = Math.Max(0, c.Height - h);
+            int pw = w + cpW, ph = h + cpH;
+            int top = (int)Math.Round((ph - c.Height) / 2.0), left = (int)Math.Round((pw - c.Width) / 2.0);
+            return new Zoo.InputPlacement(sx, sy, padX + cpW / 2 - left, padY + cpH / 2 - top, width, height);
+        }
+        return new Zoo.InputPlacement(sx, sy, padX, padY, width, height);
+    }
+
+    /// <summary>Size of the resized image content and, for a letterbox, the top and left margins.</summary>
+    internal (int Height, int Width, int PadTop, int PadLeft) ResizeGeometry(int height, int width)
+    {
+        if (Fit == ResizeFit.Letterbox && ResizeExact is { } e)
+        {
+            double s = Math.Min((double)e.Width / width, (double)e.Height / height);
+            int nw = Math.Max(1, (int)Math.Round(width * s)), nh = Math.Max(1, (int)Math.Round(height * s));
+            return (nh, nw, (e.Height - nh) / 2, (e.Width - nw) / 2);
+        }
+        var (rh, rw) = ResizedSize(height, width);
+        return (rh, rw, 0, 0);
+    }
+
     /// <summary>Output height and width for an input of the given size.</summary>
     public (int Height, int Width) OutputSize(int height, int width)
     {
@@ -99,6 +151,10 @@ public sealed record PreprocessingSpec
         if (Std != null && Std.Any(s => !(s > 0) || float.IsInfinity(s))) throw new LayerLensException($"{where}: std values must be positive and finite", ErrorKind.Usage);
         if (Mean != null && Mean.Any(m => !float.IsFinite(m))) throw new LayerLensException($"{where}: mean values must be finite", ErrorKind.Usage);
         if (MeanImage != null && Mean != null) throw new LayerLensException($"{where}: give either mean or mean-image, not both", ErrorKind.Usage);
+        if (Fit == ResizeFit.Letterbox && ResizeExact == null) throw new LayerLensException($"{where}: fit letterbox needs an exact resize HxW", ErrorKind.Usage);
+        if (!(PadValue >= 0 && PadValue <= 255)) throw new LayerLensException($"{where}: pad {PadValue} must lie in 0..255", ErrorKind.Usage);
+        if (DType == PixelType.Int32 && (Range != ValueRange.Byte || Mean != null || Std != null || MeanImage != null))
+            throw new LayerLensException($"{where}: dtype int32 needs range 0-255 and no mean, std or mean-image", ErrorKind.Usage);
         return this;
     }
 
@@ -133,6 +189,14 @@ public sealed record PreprocessingSpec
         },
         // Pixels as they are, 0..1.
         ["raw"] = new() { Preset = "raw" },
+        // NanoDet's training recipe (OpenCV BGR, mean/std on the 0..255 scale), 416x416.
+        ["nanodet"] = new()
+        {
+            Preset = "nanodet", ResizeExact = (416, 416), Range = ValueRange.Byte, Channels = ChannelOrder.Bgr,
+            Mean = new[] { 103.53f, 116.28f, 123.675f }, Std = new[] { 57.375f, 57.12f, 58.395f },
+        },
+        // YOLOv5/v8 exports: 640x640 letterbox padded with grey 114, RGB 0..1.
+        ["yolo"] = new() { Preset = "yolo", ResizeExact = (640, 640), Fit = ResizeFit.Letterbox, PadValue = 114 },
     };
 
     /// <summary>A built-in preset by name.</summary>
@@ -147,6 +211,7 @@ public sealed record PreprocessingSpec
     public static readonly IReadOnlyList<string> OptionNames = new[]
     {
         "preset", "resize", "interpolation", "antialias", "crop", "range", "channels", "mean", "std", "mean-image", "layout",
+        "fit", "pad", "dtype",
     };
 
     /// <summary>Returns a copy with one option changed from its text form; "preset" starts over from that preset.</summary>
@@ -179,6 +244,13 @@ public sealed record PreprocessingSpec
             "std" => Changed(this with { Std = IsNone(v) ? null : ParseFloats(v, where, key) }),
             "mean-image" => Changed(this with { MeanImage = IsNone(v) ? null : v }),
             "layout" => Changed(this with { Layout = ParseEnum<TensorLayout>(v, where, key) }),
+            "fit" => Changed(this with { Fit = ParseEnum<ResizeFit>(v, where, key) }),
+            "pad" => Changed(this with
+            {
+                PadValue = float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var pad) && pad >= 0 && pad <= 255
+                    ? pad : throw new LayerLensException($"{where}: pad '{v}' is not a pixel value in 0..255", ErrorKind.Usage),
+            }),
+            "dtype" => Changed(this with { DType = ParseEnum<PixelType>(v, where, key) }),
             _ => throw new LayerLensException($"{where}: unknown preprocessing option '{option}' (known: {string.Join(", ", OptionNames)})", ErrorKind.Usage),
         };
     }
@@ -242,6 +314,10 @@ public sealed record PreprocessingSpec
             ["mean-image"] = MeanImage ?? "none",
             ["layout"] = Layout.ToString().ToLowerInvariant(),
         };
+        // Written only when not the default, so that feature stores made before these options existed keep their provenance.
+        if (Fit != ResizeFit.Stretch) o["fit"] = Fit.ToString().ToLowerInvariant();
+        if (PadValue != 0) o["pad"] = PadValue.ToString("R", CultureInfo.InvariantCulture);
+        if (DType != PixelType.Float32) o["dtype"] = DType.ToString().ToLowerInvariant();
         return o.ToJsonString();
     }
 

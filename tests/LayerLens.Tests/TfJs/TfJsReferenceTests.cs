@@ -2,6 +2,7 @@ using LayerLens.Images;
 using LayerLens.IO;
 using LayerLens.Models;
 using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -26,19 +27,19 @@ public class TfJsReferenceTests
 
     public TfJsReferenceTests(ITestOutputHelper output) => _out = output;
 
-    /// <summary>Model, preprocessing preset and the photo it sees (a face, a person, a street object).</summary>
-    public static readonly (string Model, string Preset, string Photo)[] Models =
+    /// <summary>Model and the photo it sees (a face, a person, a street object); the zoo entry gives the preprocessing.</summary>
+    public static readonly (string Model, string Photo)[] Models =
     {
-        ("emotion", "gray11-nhwc", "astronaut"),
-        ("nanodet", "nanodet-bgr-nchw", "motorcycle_left"),
-        ("centernet", "rgb255-nhwc", "chelsea"),
-        ("gear", "rgb01-nhwc", "astronaut"),
-        ("faceres", "rgb01-nhwc", "astronaut"),
-        ("blazeface", "rgb11-nhwc", "astronaut"),
-        ("movenet-lightning", "rgb255-int-nhwc", "astronaut"),
-        ("selfie", "rgb01-nhwc", "astronaut"),
-        ("handdetect", "rgb11-nhwc", "astronaut"),
-        ("efficientpose", "rgb01-nhwc", "astronaut"),
+        ("emotion", "astronaut"),
+        ("nanodet", "motorcycle_left"),
+        ("centernet", "chelsea"),
+        ("gear", "astronaut"),
+        ("faceres", "astronaut"),
+        ("blazeface", "astronaut"),
+        ("movenet-lightning", "astronaut"),
+        ("selfie", "astronaut"),
+        ("handdetect", "astronaut"),
+        ("efficientpose", "astronaut"),
     };
 
     public static IEnumerable<object[]> Cases() =>
@@ -49,18 +50,17 @@ public class TfJsReferenceTests
     public void Every_node_matches_TensorFlowJs_cpu_backend(string model, string inputKind)
     {
         LayerLens.Native.TorchRuntime.EnsureLoaded();
-        var (_, presetName, photo) = Models.Single(m => m.Model == model);
-        var preset = PreprocessPreset.Get(presetName);
+        var (_, photo) = Models.Single(m => m.Model == model);
+        var preprocessing = ModelZoo.BuiltIn().Single(e => e.Name == model).Preprocessing;
         var json = TfJsReference.ModelJson(model);
         using var graph = ModelLoader.Load(json);
         Assert.Equal("tfjs", graph.Format);
         var inputInfo = graph.Inputs.Single();
         var shape = inputInfo.Shape.Select(d => d < 0 ? 1 : d).ToArray();
-        int h = (int)(preset.Nchw ? shape[2] : shape[1]), w = (int)(preset.Nchw ? shape[3] : shape[2]);
 
         using var input = inputKind == "random"
-            ? RandomInput(shape, preset, seed: 20260101 + Array.FindIndex(Models, m => m.Model == model))
-            : preset.Apply(ImageDecoder.Decode(TfJsReference.FixturePath("Photos", photo + ".png")), h, w).Input;
+            ? RandomInput(shape, preprocessing, seed: 20260101 + Array.FindIndex(Models, m => m.Model == model))
+            : PreparePhoto(preprocessing, TfJsReference.FixturePath("Photos", photo + ".png"));
         Assert.Equal(shape, input.shape);
 
         var refDir = TfJsReference.Run(json, new Dictionary<string, Tensor> { [inputInfo.Name] = input });
@@ -227,14 +227,27 @@ public class TfJsReferenceTests
         return (err, within ? null : $"'{name}': max error {err:E2} (scale {scale:G4})");
     }
 
-    static Tensor RandomInput(long[] shape, PreprocessPreset preset, int seed)
+    static Tensor PreparePhoto(PreprocessingSpec preprocessing, string path)
+    {
+        using var pre = new ImagePreprocessor(preprocessing);
+        return pre.Prepare(ImageDecoder.Decode(path)).Input;
+    }
+
+    /// <summary>Uniform values over the range the preprocessing produces (0..1 after a mean/std normalisation).</summary>
+    static Tensor RandomInput(long[] shape, PreprocessingSpec preprocessing, int seed)
     {
         var rng = new Random(seed);
         long n = shape.Aggregate(1L, (a, b) => a * b);
-        if (preset.Int32Pixels)
+        if (preprocessing.DType == PixelType.Int32)
             return torch.tensor(Enumerable.Range(0, (int)n).Select(_ => rng.Next(0, 256)).ToArray(), shape, ScalarType.Int32);
+        var (scale, offset) = preprocessing.Mean != null ? (1.0, 0.0) : preprocessing.Range switch
+        {
+            ValueRange.Signed => (2.0, -1.0),
+            ValueRange.Byte => (255.0, 0.0),
+            _ => (1.0, 0.0),
+        };
         var values = new float[n];
-        for (long i = 0; i < n; i++) values[i] = (float)(rng.NextDouble() * preset.Scale + preset.Offset);
+        for (long i = 0; i < n; i++) values[i] = (float)(rng.NextDouble() * scale + offset);
         return torch.tensor(values, shape, ScalarType.Float32);
     }
 }

