@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using LayerLens.Classification;
 using LayerLens.Detection;
+using LayerLens.Explain.Cam;
 using LayerLens.Images;
 using LayerLens.IO;
 using LayerLens.Reports;
@@ -328,8 +329,7 @@ public static class CorpusExplainer
     static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
     static string Title(AssociationMeasure m) => m == AssociationMeasure.Dice ? "Dice" : "Jaccard";
 
-    static ICamEngine DefaultEngine(ImageClassifier classifier) =>
-        throw new LayerLensException("no CAM engine is available in this build; pass CorpusRunOptions.CamEngine", ErrorKind.Internal);
+    static ICamEngine DefaultEngine(ImageClassifier classifier) => new CamEngine(classifier.Graph, classifier.Labels);
 
     /// <summary>"top1"/"topK" → the K-th predicted class, an integer → that class index, otherwise a class name of the label set.</summary>
     public static CamTarget ParseTarget(string text, LabelSet labels)
