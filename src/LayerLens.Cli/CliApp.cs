@@ -50,6 +50,7 @@ public static class CliApp
         root.Subcommands.Add(ZooCommand.Build());
         root.Subcommands.Add(DetectCommand.Build());
         root.Subcommands.Add(ClassifyCommand.Build());
+        root.Subcommands.Add(ExplainCommand.Build());
         return root;
     }
 }

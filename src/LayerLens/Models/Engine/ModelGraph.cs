@@ -21,6 +21,9 @@ public sealed record RunOptions
     public TapSink? OnTap { get; init; }
     /// <summary>Reject inputs with NaN or infinite values.</summary>
     public bool CheckFinite { get; init; } = true;
+    /// <summary>Rewrites chosen layers as they are computed (an intervention such as ablating channels): the function
+    /// gets the layer's value and returns the value that taps and later nodes see. It must not modify its argument.</summary>
+    public IReadOnlyDictionary<string, Func<Tensor, Tensor>>? Replace { get; init; }
 }
 
 /// <summary>Outputs and tapped activations of one forward pass; disposing it frees them all.</summary>
@@ -153,6 +156,10 @@ public sealed class ModelGraph : IDisposable
         foreach (var t in taps)
             if (!_layerByName.ContainsKey(t))
                 throw new LayerLensException($"model '{Name}' has no layer named '{t}' to tap", ErrorKind.BadInput);
+        if (options.Replace != null)
+            foreach (var t in options.Replace.Keys)
+                if (!_layerByName.ContainsKey(t))
+                    throw new LayerLensException($"model '{Name}' has no layer named '{t}' to replace", ErrorKind.BadInput);
 
         var keep = new HashSet<string>(OutputNames, StringComparer.Ordinal);
         if (options.KeepTaps) keep.UnionWith(taps);
@@ -213,6 +220,16 @@ public sealed class ModelGraph : IDisposable
                     var value = results[k];
                     if (name.Length == 0) { value.Dispose(); continue; }
                     if (newlyFolded != null && _shapeNodes.Contains(node)) newlyFolded[name] = value.detach().clone();
+                    if (options.Replace != null && options.Replace.TryGetValue(name, out var rewrite))
+                    {
+                        Tensor replaced;
+                        using (var rs = torch.NewDisposeScope())
+                        {
+                            replaced = rewrite(value);
+                            if (rs.Contains(replaced)) rs.Detach(replaced);
+                        }
+                        if (!ReferenceEquals(replaced, value)) { value.Dispose(); value = replaced; }
+                    }
                     if (options.Grad && taps.Contains(name) && value.is_floating_point() && !value.requires_grad)
                     {
                         // Nothing upstream needs gradients (e.g. CAMs on frozen weights and a plain image):
