@@ -123,8 +123,18 @@ public static class IqaBenchmark
             // PSNR of identical images is +∞: cap at a finite ceiling above every finite value so ranks survive.
             var finite = values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
             var v = values.Select(x => double.IsPositiveInfinity(x) ? finite + 1 : x).ToArray();
-            rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, "all",
-                IqaEvaluation.Evaluate(v, scores, isDistance, dataset.HigherScoreIsBetter, o.Evaluation)));
+            IqaScores all;
+            try
+            {
+                all = IqaEvaluation.Evaluate(v, scores, isDistance, dataset.HigherScoreIsBetter, o.Evaluation);
+            }
+            catch (LayerLensException) when (v.Distinct().Count() < 2)
+            {
+                // A layer whose distance is the same for every pair (dead units, a shape op) agrees with nothing:
+                // its row stays, with the correlations missing, instead of stopping a whole grid.
+                all = new IqaScores(v.Length, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, null, null);
+            }
+            rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, "all", all));
             foreach (var (type, s) in IqaEvaluation.PerType(v, scores, types, isDistance, dataset.HigherScoreIsBetter,
                          o.Evaluation with { BootstrapResamples = 0 }))
                 rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, type, s));

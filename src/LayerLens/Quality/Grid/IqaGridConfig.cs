@@ -242,6 +242,12 @@ public sealed record IqaGridConfig(IReadOnlyList<IqaGridModel> Models, IReadOnly
                 var msg = e.InnerException?.Message ?? e.Message;
                 throw new LayerLensException($"{file}:{e.Start.Line}: not valid YAML ({msg.Split('\n')[0]})", ErrorKind.BadInput, e);
             }
+            catch (InvalidOperationException e)
+            {
+                // YamlDotNet's scanner gives up this way on some unterminated constructs at the end of the text.
+                int last = Math.Max(1, yaml.TrimEnd().Split('\n').Length);
+                throw new LayerLensException($"{file}:{last}: not valid YAML (unexpected end of the text: an unclosed bracket or quote?)", ErrorKind.BadInput, e);
+            }
             if (stream.Documents.Count == 0) throw new LayerLensException($"{file}:1: the config is empty", ErrorKind.BadInput);
             return stream.Documents[0].RootNode as YamlMappingNode
                 ?? throw Error(stream.Documents[0].RootNode, "expected a mapping with models, readouts and datasets");
