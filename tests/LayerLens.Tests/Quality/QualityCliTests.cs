@@ -58,7 +58,7 @@ public sealed class QualityCliTests : IDisposable
     }
 
     [Fact]
-    public async Task Iqa_command_on_a_synthetic_set_writes_results_with_baselines_and_layers()
+    public void Iqa_command_on_a_synthetic_set_writes_results_with_baselines_and_layers()
     {
         Directory.CreateDirectory(Path.Combine(_root, "photos"));
         using (var u8 = QualityFixtures.Image("coffee96.npy"))
@@ -70,16 +70,16 @@ public sealed class QualityCliTests : IDisposable
         Assert.True(code == 0, err + output);
         var lines = File.ReadAllLines(Path.Combine(outDir, "results.csv"));
         Assert.StartsWith("model,layer,relative_depth,readout,dataset,distortion,pairs,srocc", lines[0]);
-        var ssimAll = lines.Single(l => l.StartsWith("-,-,,ssim,pairs,all,"));
+        var ssimAll = lines.Single(l => l.StartsWith("-,-,,ssim,photos-distorted,all,"));
         Assert.Equal("50", ssimAll.Split(',')[6]);
         // The synthetic set's score is the level (DMOS-like): SSIM falls as levels rise, so its oriented SROCC is positive.
         Assert.True(double.Parse(ssimAll.Split(',')[7], CultureInfo.InvariantCulture) > 0.3, ssimAll);
-        Assert.Contains(lines, l => l.Contains(",combined,,lpips,pairs,all,"));
-        Assert.Contains(lines, l => l.StartsWith("-,-,,psnr,pairs,blur,5,"));
-        using var fs = File.OpenRead(Path.Combine(outDir, "results.parquet"));
-        var table = (await Parquet.Serialization.ParquetSerializer.DeserializeAsync<LayerLens.Quality.Evaluation.IqaResultRecord>(fs)).Data.ToList();
-        Assert.Equal(lines.Length - 1, table.Count);
-        var ssimRow = table.Single(r => r.readout == "ssim" && r.distortion == "all");
-        Assert.Equal(double.Parse(ssimAll.Split(',')[7], CultureInfo.InvariantCulture), ssimRow.srocc, 12);
+        Assert.Contains(lines, l => l.Contains(",combined,,lpips,photos-distorted,all,"));
+        Assert.Contains(lines, l => l.StartsWith("-,-,,psnr,photos-distorted,blur,5,"));
+        var table = LayerLens.Reports.TidyTable.ReadParquet(Path.Combine(outDir, "results.parquet"));
+        Assert.Equal(lines.Length - 1, table.RowCount);
+        var ssimRow = Enumerable.Range(0, table.RowCount).Single(i => table.Text(i, "readout") == "ssim" && table.Text(i, "distortion") == "all");
+        Assert.True(File.Exists(Path.Combine(outDir, "report.html")));
+        Assert.Equal(double.Parse(ssimAll.Split(',')[7], CultureInfo.InvariantCulture), table.Number(ssimRow, "srocc"), 12);
     }
 }

@@ -67,37 +67,61 @@ public sealed class DeepDistance
 
     public IReadOnlyList<string> Layers { get; }
     public FeatureReadout Readout { get; }
+    internal ModelGraph Graph => _graph;
+
+    /// <summary>Whether the graph keeps TensorFlow's NHWC layout, so 4-D activations carry channels last.</summary>
+    bool ChannelsLast => _graph.Metadata.TryGetValue("layout", out var l) && l == "NHWC";
+
+    /// <summary>Activations as the readouts expect them, channels second ([N, C, H, W]); NHWC graphs are permuted.</summary>
+    internal Tensor ChannelsFirst(Tensor act) => ChannelsLast && act.dim() == 4 ? act.permute(0, 3, 1, 2) : act;
 
     /// <summary>One forward pass over <paramref name="input"/> keeping the activations of every layer.</summary>
     public LayerFeatures Features(Tensor input) =>
         new(_graph.Run(input, new RunOptions { Taps = Layers.ToArray(), KeepTaps = true }));
 
     /// <summary>One forward pass over the distorted batch, reduced against the reference features.</summary>
-    public LayerContributions Contributions(LayerFeatures reference, Tensor distortedInput)
+    public LayerContributions Contributions(LayerFeatures reference, Tensor distortedInput) =>
+        ContributionsOfAll(new[] { this }, reference, distortedInput)[0];
+
+    /// <summary>
+    /// One forward pass over the distorted batch serving several distances on the same graph (different readouts
+    /// or weights): each tapped layer is reduced by every distance that uses it, then dropped.
+    /// </summary>
+    public static IReadOnlyList<LayerContributions> ContributionsOfAll(IReadOnlyList<DeepDistance> distances, LayerFeatures reference, Tensor distortedInput)
     {
-        var terms = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        if (distances.Count == 0) throw new LayerLensException("no deep distance to compute", ErrorKind.Internal);
+        var graph = distances[0]._graph;
+        if (distances.Any(d => !ReferenceEquals(d._graph, graph)))
+            throw new LayerLensException("distances computed in one pass must share their model graph", ErrorKind.Internal);
+        var taps = distances.SelectMany(d => d.Layers).Distinct(StringComparer.Ordinal).ToArray();
+        var terms = distances.Select(_ => new Dictionary<string, Tensor>(StringComparer.Ordinal)).ToArray();
         try
         {
-            using var run = _graph.Run(distortedInput, new RunOptions
+            using var run = graph.Run(distortedInput, new RunOptions
             {
-                Taps = Layers.ToArray(),
+                Taps = taps,
                 KeepTaps = false,
                 OnTap = (layer, act) =>
                 {
                     using var scope = NewDisposeScope();
-                    var r = reference.ByLayer[layer.Name];
+                    var r = reference.ByLayer.TryGetValue(layer.Name, out var rr) ? rr
+                        : throw new LayerLensException($"layer '{layer.Name}' was not tapped on the reference image", ErrorKind.Internal);
                     if (!r.shape.Skip(1).SequenceEqual(act.shape.Skip(1)))
                         throw new LayerLensException(
                             $"layer '{layer.Name}': reference activations [{string.Join(",", r.shape)}] and distorted [{string.Join(",", act.shape)}] differ (images of different sizes?)",
                             ErrorKind.BadInput);
-                    terms[layer.Name] = Readout.Contributions(r, act).MoveToOuterDisposeScope();
+                    var rc = distances[0].ChannelsFirst(r);
+                    var ac = distances[0].ChannelsFirst(act);
+                    for (int k = 0; k < distances.Count; k++)
+                        if (distances[k].Layers.Contains(layer.Name))
+                            terms[k][layer.Name] = distances[k].Readout.Contributions(rc, ac).MoveToOuterDisposeScope();
                 },
             });
-            return new LayerContributions(Layers, Layers.Select(l => terms[l]).ToArray());
+            return distances.Select((d, k) => new LayerContributions(d.Layers, d.Layers.Select(l => terms[k][l]).ToArray())).ToArray();
         }
         catch
         {
-            foreach (var t in terms.Values) t.Dispose();
+            foreach (var t in terms.SelectMany(x => x.Values)) t.Dispose();
             throw;
         }
     }

@@ -15,8 +15,12 @@ namespace LayerLens.Quality.Distortions;
 public static class DistortedSet
 {
     public static string Build(string imageFolder, string outDir, int seed = 0, IReadOnlyList<DistortionType>? types = null,
-        int? maxSide = null, IProgress<string>? progress = null, CancellationToken cancel = default)
+        int? maxSide = null, IReadOnlyList<int>? levels = null, IProgress<string>? progress = null, CancellationToken cancel = default)
     {
+        var levelList = (levels ?? Enumerable.Range(1, Distortion.Levels).ToArray()).Distinct().Order().ToArray();
+        if (levelList.Length == 0 || levelList.Any(l => l < 1 || l > Distortion.Levels))
+            throw new LayerLensException($"distortion levels must be between 1 and {Distortion.Levels}, got [{string.Join(",", levels ?? Array.Empty<int>())}]", ErrorKind.Usage);
+        if (maxSide is <= 0) throw new LayerLensException($"max side must be positive, got {maxSide}", ErrorKind.Usage);
         var images = ImageDataset.FromFolder(imageFolder);
         types ??= Enum.GetValues<DistortionType>();
         var refDir = Path.Combine(outDir, "reference");
@@ -44,7 +48,7 @@ public static class DistortedSet
             // The reference as saved (8-bit) is what distortions start from, so level 0 would be identical to it.
             var reference = ImageDecoder.Decode(Path.Combine(refDir, refName)).ToChwTensor();
             foreach (var type in types)
-                for (int level = 1; level <= Distortion.Levels; level++)
+                foreach (var level in levelList)
                 {
                     using var inner = NewDisposeScope();
                     var name = $"{stem}_{Distortion.Name(type)}_{level}.png";
@@ -56,9 +60,7 @@ public static class DistortedSet
             index++;
         }
         var path = Path.Combine(outDir, "pairs.csv");
-        var tmp = Path.Combine(outDir, $".pairs.csv.{Environment.ProcessId}.tmp");
-        File.WriteAllText(tmp, csv.ToString());
-        File.Move(tmp, path, overwrite: true);
+        LayerLens.IO.AtomicFile.WriteAllText(path, csv.ToString());
         return path;
     }
 }

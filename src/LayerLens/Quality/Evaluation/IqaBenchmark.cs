@@ -32,11 +32,29 @@ public static class IqaBenchmark
         IReadOnlyList<string> layers, FeatureReadout? readout, IqaRunOptions? options = null,
         IProgress<int>? progress = null, CancellationToken cancel = default)
     {
+        var distances = graph != null && readout != null && preprocessor != null
+            ? new[] { new DeepDistance(graph, layers, readout) } : Array.Empty<DeepDistance>();
+        return RunDistances(dataset, preprocessor, distances, options, progress, cancel);
+    }
+
+    /// <summary>
+    /// Scores several deep distances that share one model graph (different readouts, or learned weights) with one
+    /// forward pass per image, plus the classic metrics when <see cref="IqaRunOptions.Baselines"/> is on. Rows are
+    /// the baselines, then per distance its layers in order and "combined".
+    /// </summary>
+    public static IReadOnlyList<IqaResultRow> RunDistances(IqaDataset dataset, ImagePreprocessor? preprocessor,
+        IReadOnlyList<DeepDistance> distances, IqaRunOptions? options = null,
+        IProgress<int>? progress = null, CancellationToken cancel = default)
+    {
         var o = options ?? new IqaRunOptions();
         int n = dataset.Pairs.Count;
-        DeepDistance? dd = graph != null && readout != null && preprocessor != null ? new DeepDistance(graph, layers, readout) : null;
-        var deep = dd == null ? null : layers.Select(_ => new double[n]).ToArray();
-        var combined = dd == null ? null : new double[n];
+        if (distances.Count > 0 && preprocessor == null)
+            throw new LayerLensException("deep distances need the model's preprocessing", ErrorKind.Internal);
+        var graph = distances.Count > 0 ? distances[0].Graph : null;
+        var tapped = distances.SelectMany(d => d.Layers).Distinct(StringComparer.Ordinal).ToArray();
+        DeepDistance? tapAll = graph == null ? null : new DeepDistance(graph, tapped, distances[0].Readout);
+        var deep = distances.Select(d => d.Layers.Select(_ => new double[n]).ToArray()).ToArray();
+        var combined = distances.Select(_ => new double[n]).ToArray();
         var psnr = new double[n];
         var ssim = new double[n];
         var msssim = new double[n];
@@ -48,22 +66,34 @@ public static class IqaBenchmark
             using var scope = NewDisposeScope();
             var refImage = ImageDecoder.Decode(group.Key);
             var refPixels = refImage.ToChwTensor() * 255;
-            using var refFeatures = dd?.Features(preprocessor!.Apply(refImage).unsqueeze(0));
+            using var refFeatures = tapAll?.Features(preprocessor!.Apply(refImage).unsqueeze(0));
             foreach (var chunk in group.Chunk(Math.Max(1, o.BatchSize)))
             {
+                cancel.ThrowIfCancellationRequested();
                 using var inner = NewDisposeScope();
                 var images = chunk.Select(i => ImageDecoder.Decode(dataset.Pairs[i].Distorted)).ToArray();
                 for (int k = 0; k < images.Length; k++)
                     if (images[k].Width != refImage.Width || images[k].Height != refImage.Height)
                         throw new LayerLensException($"{dataset.Pairs[chunk[k]].Distorted}: {images[k].Width}×{images[k].Height}, but its reference {group.Key} is {refImage.Width}×{refImage.Height}", ErrorKind.BadInput);
-                if (dd != null)
+                if (distances.Count > 0)
                 {
                     var batch = stack(images.Select(im => preprocessor!.Apply(im)).ToArray());
-                    var r = dd.Compare(refFeatures!, batch);
-                    for (int k = 0; k < chunk.Length; k++)
+                    var contributions = DeepDistance.ContributionsOfAll(distances, refFeatures!, batch);
+                    try
                     {
-                        for (int l = 0; l < layers.Count; l++) deep![l][chunk[k]] = r.PerLayer[l][k];
-                        combined![chunk[k]] = r.Combined[k];
+                        for (int d = 0; d < distances.Count; d++)
+                        {
+                            var r = distances[d].Distances(contributions[d]);
+                            for (int k = 0; k < chunk.Length; k++)
+                            {
+                                for (int l = 0; l < r.Layers.Count; l++) deep[d][l][chunk[k]] = r.PerLayer[l][k];
+                                combined[d][chunk[k]] = r.Combined[k];
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        foreach (var c in contributions) c.Dispose();
                     }
                 }
                 if (o.Baselines)
@@ -93,8 +123,18 @@ public static class IqaBenchmark
             // PSNR of identical images is +∞: cap at a finite ceiling above every finite value so ranks survive.
             var finite = values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
             var v = values.Select(x => double.IsPositiveInfinity(x) ? finite + 1 : x).ToArray();
-            rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, "all",
-                IqaEvaluation.Evaluate(v, scores, isDistance, dataset.HigherScoreIsBetter, o.Evaluation)));
+            IqaScores all;
+            try
+            {
+                all = IqaEvaluation.Evaluate(v, scores, isDistance, dataset.HigherScoreIsBetter, o.Evaluation);
+            }
+            catch (LayerLensException) when (v.Distinct().Count() < 2)
+            {
+                // A layer whose distance is the same for every pair (dead units, a shape op) agrees with nothing:
+                // its row stays, with the correlations missing, instead of stopping a whole grid.
+                all = new IqaScores(v.Length, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, null, null);
+            }
+            rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, "all", all));
             foreach (var (type, s) in IqaEvaluation.PerType(v, scores, types, isDistance, dataset.HigherScoreIsBetter,
                          o.Evaluation with { BootstrapResamples = 0 }))
                 rows.Add(new IqaResultRow(model, layer, depth, name, dataset.Name, type, s));
@@ -105,11 +145,12 @@ public static class IqaBenchmark
             Add("-", "-", double.NaN, "ssim", ssim, false);
             if (msOk) Add("-", "-", double.NaN, "ms-ssim", msssim, false);
         }
-        if (dd != null)
+        for (int d = 0; d < distances.Count; d++)
         {
-            for (int l = 0; l < layers.Count; l++)
-                Add(graph!.Name, layers[l], graph.Layer(layers[l]).RelativeDepth, readout!.Name, deep![l], true);
-            Add(graph!.Name, "combined", double.NaN, readout!.Name, combined!, true);
+            var dd = distances[d];
+            for (int l = 0; l < dd.Layers.Count; l++)
+                Add(graph!.Name, dd.Layers[l], graph.Layer(dd.Layers[l]).RelativeDepth, dd.Readout.Name, deep[d][l], true);
+            Add(graph!.Name, "combined", double.NaN, dd.Readout.Name, combined[d], true);
         }
         return rows;
     }

@@ -1,0 +1,103 @@
+using System.Text.Json;
+using LayerLens.Models;
+using LayerLens.Models.Engine;
+using LayerLens.Preprocessing;
+using LayerLens.Zoo;
+
+namespace LayerLens.Quality.Grid;
+
+/// <summary>How the grid opens a model: its preprocessing (zoo recipes translated), its graph, its channel weights.</summary>
+internal static class IqaGridModels
+{
+    /// <summary>The preprocessing of a grid model: a zoo entry's recipe, else the sidecar or <paramref name="fallbackPreset"/>; overrides on top.</summary>
+    public static PreprocessingSpec Preprocessing(string model, IReadOnlyDictionary<string, string>? overrides, string fallbackPreset = "imagenet")
+    {
+        var fallback = PreprocessingSpec.FromPreset(fallbackPreset);
+        var list = overrides?.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)).ToList();
+        if (model.StartsWith("zoo:", StringComparison.Ordinal))
+        {
+            var spec = FromZoo(ModelZoo.Default().Get(model[4..]));
+            return list == null ? spec.Validate() : spec.With(list, $"preprocessing of {model}");
+        }
+        return PreprocessingSpec.Resolve(model, list, fallback);
+    }
+
+    /// <summary>A zoo entry's input recipe as a preprocessing spec: stretched to the entry's input size.</summary>
+    public static PreprocessingSpec FromZoo(ZooEntry e)
+    {
+        var p = PreprocessPreset.Get(e.Preprocess);
+        if (p.Int32Pixels || p.Resize != ResizeMode.Stretch)
+            throw new LayerLensException(
+                $"zoo model '{e.Name}' feeds its input as {p.Description}, which deep distances cannot take as it is; give the model a 'preprocessing' in the grid config",
+                ErrorKind.BadInput);
+        var spec = new PreprocessingSpec
+        {
+            Preset = "zoo:" + e.Name,
+            ResizeExact = (e.InputSize[0], e.InputSize[1]),
+            Channels = p.Gray ? ChannelOrder.Gray : p.Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb,
+            Layout = p.Nchw ? TensorLayout.Nchw : TensorLayout.Nhwc,
+        };
+        if (p.Mean != null && p.Std != null)
+            return spec with { Range = ValueRange.Byte, Mean = p.Mean.Select(v => (float)v).ToArray(), Std = p.Std.Select(v => (float)v).ToArray() };
+        return (p.Scale, p.Offset) switch
+        {
+            (1, 0) => spec with { Range = ValueRange.Unit },
+            (2, -1) => spec with { Range = ValueRange.Signed },
+            (255, 0) => spec with { Range = ValueRange.Byte },
+            _ => throw new LayerLensException($"zoo model '{e.Name}': preprocessing '{p.Name}' has no equivalent spec; give a 'preprocessing' in the grid config", ErrorKind.BadInput),
+        };
+    }
+
+    /// <summary>What identifies a model file's content cheaply: path, size and modification time (zoo: the name).</summary>
+    public static string Identity(string model)
+    {
+        if (model.StartsWith("zoo:", StringComparison.Ordinal)) return model;
+        if (File.Exists(model)) { var f = new FileInfo(model); return $"{f.FullName}|{f.Length}|{f.LastWriteTimeUtc.Ticks}"; }
+        if (Directory.Exists(model) && File.Exists(Path.Combine(model, "model.json")))
+        {
+            var f = new FileInfo(Path.Combine(model, "model.json"));
+            return $"{f.FullName}|{f.Length}|{f.LastWriteTimeUtc.Ticks}";
+        }
+        return Path.GetFullPath(model);
+    }
+
+    public static IReadOnlyList<string> SelectLayers(ModelGraph graph, string selector, string label)
+    {
+        var layers = LayerSelector.Parse(selector).Select(graph.Layers).Select(l => l.Name).ToArray();
+        return layers.Length > 0 ? layers
+            : throw new LayerLensException($"model '{label}': layers '{selector}' select no layer of {graph.Name}", ErrorKind.Usage);
+    }
+
+    /// <summary>Channel weights: {"layers": {"LAYER": [w, ...]}} or the bare map, layers in file order.</summary>
+    public static (IReadOnlyList<string> Layers, Dictionary<string, double[]> Weights) ReadWeights(string path)
+    {
+        if (!File.Exists(path)) throw new LayerLensException($"{path}: channel-weights file not found", ErrorKind.BadInput);
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(File.ReadAllText(path));
+        }
+        catch (JsonException e)
+        {
+            throw new LayerLensException($"{path}:{(e.LineNumber ?? 0) + 1}: not valid JSON ({e.Message.Split('\n')[0]})", ErrorKind.BadInput, e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("layers", out var l) && l.ValueKind == JsonValueKind.Object) root = l;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new LayerLensException($"{path}: expected an object mapping layer names to weight lists", ErrorKind.BadInput);
+            var layers = new List<string>();
+            var weights = new Dictionary<string, double[]>(StringComparer.Ordinal);
+            foreach (var p in root.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.Array || p.Value.EnumerateArray().Any(v => v.ValueKind != JsonValueKind.Number))
+                    throw new LayerLensException($"{path}: weights of layer '{p.Name}' must be a list of numbers", ErrorKind.BadInput);
+                layers.Add(p.Name);
+                weights[p.Name] = p.Value.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            }
+            if (layers.Count == 0) throw new LayerLensException($"{path}: no layer weights", ErrorKind.BadInput);
+            return (layers, weights);
+        }
+    }
+}
