@@ -42,6 +42,7 @@ public static class CliApp
         root.Subcommands.Add(FeaturesCommand.Build());
         root.Subcommands.Add(ReadoutCommand.Build());
         root.Subcommands.Add(BrainCommand.Build());
+        root.Subcommands.Add(SweepCommand.Build());
         root.Subcommands.Add(SsimCommand.Build());
         root.Subcommands.Add(DistanceCommand.Build());
         root.Subcommands.Add(IqaCommand.Build());
