@@ -1,4 +1,5 @@
 using LayerLens.Images;
+using LayerLens.Preprocessing;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -50,6 +51,30 @@ public sealed record PreprocessPreset(string Name, string Description, bool Gray
     public static PreprocessPreset Get(string name) =>
         All.FirstOrDefault(p => p.Name == name)
         ?? throw new LayerLensException($"unknown preprocessing preset '{name}' (known: {string.Join(", ", All.Select(p => p.Name))})", ErrorKind.BadInput);
+
+    /// <summary>
+    /// The same recipe as a <see cref="PreprocessingSpec"/> (exact resize to <paramref name="height"/>×<paramref name="width"/>),
+    /// for commands that take dataset preprocessing (fine-tuning, extraction); null when it cannot be expressed
+    /// there (letterboxing, int32 pixels, an unusual value scale).
+    /// </summary>
+    public PreprocessingSpec? ToSpec(int height, int width)
+    {
+        if (Resize != ResizeMode.Stretch || Int32Pixels) return null;
+        var spec = PreprocessingSpec.FromPreset("raw") with
+        {
+            Preset = "custom", ResizeExact = (height, width), Layout = Nchw ? TensorLayout.Nchw : TensorLayout.Nhwc,
+            Channels = Gray ? ChannelOrder.Gray : Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb,
+        };
+        if (Mean != null && Std != null)
+            return spec with { Range = ValueRange.Byte, Mean = Mean.Select(v => (float)v).ToArray(), Std = Std.Select(v => (float)v).ToArray() };
+        return (Scale, Offset) switch
+        {
+            (1, 0) => spec with { Range = ValueRange.Unit },
+            (2, -1) => spec with { Range = ValueRange.Signed },
+            (255, 0) => spec with { Range = ValueRange.Byte },
+            _ => null,
+        };
+    }
 
     /// <summary>The model input [1, H, W, C] or [1, C, H, W] for <paramref name="image"/>, and where it sits in the photo.</summary>
     public (Tensor Input, InputPlacement Placement) Apply(RgbImage image, int height, int width)
