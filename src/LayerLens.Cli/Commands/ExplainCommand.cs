@@ -32,9 +32,8 @@ public static class ExplainCommand
         var eigenSmooth = new Option<bool>("--eigen-smooth") { Description = "Replace each map by the first principal component of the weighted activations." };
         var noOverlays = new Option<bool>("--no-overlays") { Description = "Do not write an overlay PNG per image and method." };
         var labels = new Option<string?>("--labels") { Description = "Label set (emotion7, coco80) or label file (default: the zoo entry's)." };
-        var preprocess = new Option<string?>("--preprocess") { Description = $"Preprocessing preset: {string.Join(", ", PreprocessPreset.All.Select(p => p.Name))} (default: the zoo entry's)." };
         var output = new Option<string?>("--output") { Description = "Model output holding the class scores (default: the first)." };
-        var size = CommonOptions.InputSize();
+        var pre = PreprocessingOptions.Create("the zoo entry's, else the model's sidecar, else imagenet");
         var device = CommonOptions.Device();
         var cmd = new Command("explain",
             "Class activation maps over a corpus, EmoCAM style: per image the top class, a map per method and the objects a\n" +
@@ -42,9 +41,10 @@ public static class ExplainCommand
             "enrichment tests, Dice/Jaccard association matrices and the agreement between methods; optionally the effect of\n" +
             "image edits on the prediction. Writes maps/ID.METHOD.npy, overlays/, images/ID.json, tables/*.csv, charts/,\n" +
             "report.html and gallery.html.\n\n" +
-            "Example:\n" +
+            "Examples:\n" +
             "  layerlens explain zoo:emotion --images photos/ --method gradcam,gradcampp --layer conv2d_5 --detector zoo:nanodet --modify remove:person,grayscale --out expl")
-        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, labels, preprocess, output, size, device };
+        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, labels, output, device };
+        pre.AddTo(cmd);
         cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
         {
             var methods = CamMethodNames.ParseList(parse.GetValue(method)!);
@@ -56,17 +56,14 @@ public static class ExplainCommand
             using (graph)
             {
                 ImageClassifier classifier;
-                if (entry != null && parse.GetValue(preprocess) == null && parse.GetValue(labels) == null && parse.GetValue(size) == null && parse.GetValue(output) == null)
+                var overrides = pre.Overrides(parse);
+                if (entry != null && overrides.Count == 0 && parse.GetValue(labels) == null && parse.GetValue(output) == null)
                     classifier = ImageClassifier.ForZoo(graph, entry);
                 else
                 {
-                    var presetName = parse.GetValue(preprocess) ?? entry?.Preprocess
-                        ?? throw new LayerLensException("give --preprocess for a model that is not in the zoo", ErrorKind.Usage);
-                    var labelName = parse.GetValue(labels) ?? entry?.Labels
-                        ?? throw new LayerLensException("give --labels for a model that is not in the zoo", ErrorKind.Usage);
-                    var preset = PreprocessPreset.Get(presetName);
-                    var (h, w) = ImageSetOptions.InputSize(graph, entry, parse.GetValue(size), preset.Nchw);
-                    classifier = new ImageClassifier(graph, preset, LabelSet.Load(labelName), h, w, parse.GetValue(output));
+                    var labelSet = parse.GetValue(labels) is { } l ? LabelSet.Load(l)
+                        : entry?.LoadLabels() ?? throw new LayerLensException("give --labels for a model that is not in the zoo", ErrorKind.Usage);
+                    classifier = new ImageClassifier(graph, ImageSetOptions.Preprocessing(parse.GetValue(model)!, entry, overrides), labelSet, parse.GetValue(output));
                 }
                 Models.Engine.ModelGraph? detGraph = null;
                 try

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using LayerLens.IO;
 using LayerLens.Datasets;
 using LayerLens.Models;
 using LayerLens.Models.Onnx;
@@ -16,7 +18,7 @@ public static class FinetuneCommand
 {
     public static Command Build()
     {
-        var model = new Argument<string>("model") { Description = "Model to fine-tune (.onnx)." };
+        var model = new Argument<string>("model") { Description = "Model to fine-tune: .onnx, a TensorFlow.js graph model (model.json) or zoo:NAME." };
         var train = new Option<string>("--train") { Description = "Training images: manifest (CSV/TSV), image folder, LaMem split or MemCat CSV.", Required = true };
         var val = new Option<string>("--val") { Description = "Validation images, same forms as --train.", Required = true };
         var root = new Option<string?>("--root") { Description = "Folder the manifests' image paths are relative to." };
@@ -40,14 +42,15 @@ public static class FinetuneCommand
         var bn = new Option<bool>("--update-batchnorm") { Description = "Update batch-norm statistics while training (default: frozen)." };
         var patience = new Option<int>("--patience") { Description = "Stop after this many epochs without a better validation score (0: never).", DefaultValueFactory = _ => 5 };
         var seed = new Option<long>("--seed") { Description = "Seed for the head, shuffling, augmentation and dropout.", DefaultValueFactory = _ => 0 };
-        var outDir = new Option<string>("--out", "-o") { Description = "Folder for model.onnx, metrics.csv, curves.svg and checkpoints.", Required = true };
+        var outDir = new Option<string>("--out", "-o") { Description = "Folder for model.onnx (with its preprocessing sidecar model.layerlens.json), metrics.csv, curves.png/.svg and checkpoints.", Required = true };
         var pre = PreprocessingOptions.Create();
         var cmd = new Command("finetune",
             "Fine-tune a model for a target: a new head on a chosen layer, trained with the network frozen, partly or wholly.\n" +
             "A killed run resumes from its last checkpoint when started again with the same options and --out.\n\n" +
             "Examples:\n" +
             "  layerlens finetune resnet18.onnx --train lamem/splits/train_1.txt --val lamem/splits/val_1.txt --target score --train-layers last:3 --epochs 20 --out ft\n" +
-            "  layerlens finetune model.onnx --train train.csv --val val.csv --target label --head classes --train-layers all --out ft")
+            "  layerlens finetune model.onnx --train train.csv --val val.csv --target label --head classes --train-layers all --out ft\n" +
+            "  layerlens finetune zoo:emotion --train faces.csv --val faces-val.csv --target score --train-layers all --out ft-emotion")
         {
             model, train, val, root, target, head, layer, trainLayers, epochs, batch, lr, backboneLr, optimizer, schedule, warmup, wd, clip,
             loss, smoothing, dropout, augment, bn, patience, seed, outDir,
@@ -63,7 +66,7 @@ public static class FinetuneCommand
                 "classes" => true,
                 var h => throw new LayerLensException($"--head '{h}': expected regression or classes", ErrorKind.Usage),
             };
-            var spec = PreprocessingSpec.Resolve(modelPath, pre.Overrides(parse));
+            var spec = ResolvePreprocessing(modelPath, pre.Overrides(parse));
             using var graph = ModelLoader.Load(modelPath);
             using var trainData = new DatasetTrainingData(ImageDataset.Open(parse.GetValue(train)!, parse.GetValue(root)), parse.GetValue(target)!, spec, classes);
             using var valData = new DatasetTrainingData(ImageDataset.Open(parse.GetValue(val)!, parse.GetValue(root)), parse.GetValue(target)!, spec, classes, trainData.ClassNames);
@@ -113,12 +116,16 @@ public static class FinetuneCommand
             var (w, b) = tuner.Head();
             var modelOut = Path.Combine(dir, "model.onnx");
             OnnxExporter.Save(graph, modelOut, tuner.FeatureLayer, w, b, tuner.FeatureRank, probabilities: classes);
+            // The saved model carries its preprocessing, so every other command feeds it as it was trained.
+            AtomicFile.WriteAllText(Path.Combine(dir, "model.layerlens.json"),
+                new JsonObject { ["preprocessing"] = JsonNode.Parse(spec.ToJson()) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             WriteMetrics(Path.Combine(dir, "metrics.csv"), history);
-            WriteAtomic(Path.Combine(dir, "curves.svg"), SvgLineChart.Render($"Fine-tuning {graph.Name}", "epoch", new[]
-            {
-                ("training loss", (IReadOnlyList<(double, double)>)history.Select(h => ((double)h.Epoch, h.TrainLoss)).ToList()),
-                ($"validation {tuner.MetricName}", history.Select(h => ((double)h.Epoch, h.ValidationScore)).ToList()),
-            }));
+            var epochX = history.Select(h => (double)h.Epoch).ToList();
+            Charts.Lines($"Fine-tuning {graph.Name}", "epoch", "training loss",
+                new[] { new ChartSeries("training loss", epochX, history.Select(h => h.TrainLoss).ToList()) },
+                $"validation {tuner.MetricName}",
+                new[] { new ChartSeries($"validation {tuner.MetricName}", epochX, history.Select(h => h.ValidationScore).ToList()) })
+                .Save(Path.Combine(dir, "curves"));
             var run = new Dictionary<string, object?>
             {
                 ["model"] = Path.GetFullPath(modelPath), ["feature_layer"] = tuner.FeatureLayer, ["options"] = options,
@@ -128,7 +135,7 @@ public static class FinetuneCommand
             };
             WriteAtomic(Path.Combine(dir, "run.json"), JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
             var best = history.OrderByDescending(h => h.ValidationScore).FirstOrDefault();
-            stdout.WriteLine($"best validation {tuner.MetricName} {best?.ValidationScore:0.0000} at epoch {best?.Epoch}; wrote {modelOut}, metrics.csv, curves.svg, run.json");
+            stdout.WriteLine($"best validation {tuner.MetricName} {best?.ValidationScore:0.0000} at epoch {best?.Epoch}; wrote {modelOut}, model.layerlens.json, metrics.csv, curves.png/.svg, run.json");
             return 0;
         }));
         return cmd;
@@ -155,7 +162,7 @@ public static class FinetuneCommand
             var stdout = parse.InvocationConfiguration.Output;
             var modelPath = parse.GetValue(model)!;
             bool classes = parse.GetValue(head) == "classes";
-            var spec = PreprocessingSpec.Resolve(modelPath, pre.Overrides(parse));
+            var spec = ResolvePreprocessing(modelPath, pre.Overrides(parse));
             IReadOnlyList<string>? names = null;
             var runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "run.json");
             if (classes && File.Exists(runJson))
@@ -208,10 +215,13 @@ public static class FinetuneCommand
         WriteAtomic(path, sb.ToString());
     }
 
-    static void WriteAtomic(string path, string text)
+    static void WriteAtomic(string path, string text) => AtomicFile.WriteAllText(path, text);
+
+    /// <summary>The zoo entry's preprocessing for zoo:NAME, else the model's sidecar (else imagenet), with the command line's options on top.</summary>
+    static PreprocessingSpec ResolvePreprocessing(string modelPath, List<KeyValuePair<string, string>> overrides)
     {
-        File.WriteAllText(path + ".tmp", text);
-        File.Move(path + ".tmp", path, overwrite: true);
+        var entry = modelPath.StartsWith("zoo:", StringComparison.Ordinal) ? Zoo.ModelZoo.Default().Get(modelPath["zoo:".Length..]) : null;
+        return ImageSetOptions.Preprocessing(modelPath, entry, overrides);
     }
 
     sealed class LineProgress(Action<string> report) : IProgress<string>

@@ -96,6 +96,33 @@ public static class Charts
         return Render(plt, title, width, height);
     }
 
+    /// <summary>
+    /// Line chart: each series' points joined in the given order, with markers. Series in <paramref name="right"/> are
+    /// drawn against a second y axis on the right labelled <paramref name="rightLabel"/> (for two quantities on different
+    /// scales, such as training loss and a validation score per epoch). Points with a NaN coordinate are left out.
+    /// </summary>
+    public static ChartImage Lines(string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series,
+        string? rightLabel = null, IReadOnlyList<ChartSeries>? right = null, int width = DefaultWidth, int height = DefaultHeight)
+    {
+        var plt = NewPlot(title, xLabel, yLabel);
+        var palette = new ScottPlot.Palettes.Category10();
+        var all = series.Select(s => (Series: s, Right: false)).Concat((right ?? Array.Empty<ChartSeries>()).Select(s => (Series: s, Right: true))).ToList();
+        for (int s = 0; s < all.Count; s++)
+        {
+            var (ser, onRight) = all[s];
+            var pts = ser.X.Zip(ser.Y).Where(p => double.IsFinite(p.First) && double.IsFinite(p.Second)).ToArray();
+            if (pts.Length == 0) continue;
+            var line = plt.Add.Scatter(pts.Select(p => p.First).ToArray(), pts.Select(p => p.Second).ToArray(), palette.GetColor(s));
+            line.LegendText = ser.Name;
+            line.LineWidth = 2;
+            line.MarkerSize = 5;
+            if (onRight) line.Axes.YAxis = plt.Axes.Right;
+        }
+        if (right is { Count: > 0 }) plt.Axes.Right.Label.Text = rightLabel ?? "";
+        if (all.Count > 1) plt.ShowLegend(Alignment.UpperRight);
+        return Render(plt, title, width, height);
+    }
+
     /// <summary>Heat map of a matrix with labelled rows and columns and a colour bar.</summary>
     public static ChartImage Heatmap(string title, IReadOnlyList<string> rowLabels, IReadOnlyList<string> columnLabels,
         double[,] values, int width = DefaultWidth, int height = DefaultHeight)

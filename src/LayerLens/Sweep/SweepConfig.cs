@@ -255,25 +255,7 @@ public sealed record SweepConfig
         PreprocessingSpec DefaultPreprocessing(string spec, YamlNode node)
         {
             if (!spec.StartsWith("zoo:", StringComparison.Ordinal)) return Wrap(node, () => PreprocessingSpec.Resolve(spec));
-            var entry = ModelZoo.Default().Get(spec[4..]);
-            var p = PreprocessPreset.Get(entry.Preprocess);
-            if (p.Resize != ResizeMode.Stretch || p.Int32Pixels)
-                throw Error(node, $"{spec}: its input recipe '{p.Name}' has no feature-extraction equivalent; give a preprocessing: section");
-            var s = PreprocessingSpec.FromPreset("raw") with
-            {
-                Preset = "custom", ResizeExact = (entry.InputSize[0], entry.InputSize[1]),
-                Channels = p.Gray ? ChannelOrder.Gray : p.Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb,
-                Layout = p.Nchw ? TensorLayout.Nchw : TensorLayout.Nhwc,
-            };
-            if (p.Mean != null && p.Std != null)
-                return s with { Range = ValueRange.Byte, Mean = p.Mean.Select(v => (float)v).ToArray(), Std = p.Std.Select(v => (float)v).ToArray() };
-            return (p.Scale, p.Offset) switch
-            {
-                (1, 0) => s with { Range = ValueRange.Unit },
-                (2, -1) => s with { Range = ValueRange.Signed },
-                (255, 0) => s with { Range = ValueRange.Byte },
-                _ => throw Error(node, $"{spec}: input recipe '{p.Name}' has no feature-extraction equivalent; give a preprocessing: section"),
-            };
+            return ModelZoo.Default().Get(spec[4..]).Preprocessing;
         }
 
         SweepTarget Target(YamlNode node)

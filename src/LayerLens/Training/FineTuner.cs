@@ -194,6 +194,19 @@ public sealed class FineTuner : IDisposable
         return (preds.ToArray(), targets.ToArray());
     }
 
+    /// <summary>
+    /// The head's outputs for a batch of raw images (RGB in [0, 1], NCHW; preprocessed as in training): class logits
+    /// [n, classes], or predictions on the target's scale [n, 1]. These are the values a saved model's head output holds.
+    /// </summary>
+    public Tensor Outputs(Tensor images)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var output = Forward(_preprocess(images), training: false, null);
+        if (_o.Head == HeadKind.Regression) output = output * _targetStd + _targetMean;
+        return output.detach().MoveToOuterDisposeScope();
+    }
+
     public void Dispose()
     {
         _w.Dispose();

@@ -1,3 +1,4 @@
+using LayerLens.Preprocessing;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -235,7 +236,7 @@ public class CorpusPipelineTests : IDisposable
             annotations[id] = objs;
         }
         using var graph = ModelLoader.Load(TinyModel(_dir));
-        var classifier = new ImageClassifier(graph, PreprocessPreset.Get("rgb01-nchw"), LabelSet.FromNames("tiny", new[] { "red", "plain", "other" }), 16, 16);
+        var classifier = new ImageClassifier(graph, new PreprocessingSpec { Preset = "custom", ResizeExact = (16, 16), Range = ValueRange.Unit }, LabelSet.FromNames("tiny", new[] { "red", "plain", "other" }));
         var proc = Process.GetCurrentProcess();
         long rssAt2000 = 0, rssPeak = 0;
         var progress = new LayerLens.SyncProgress<WorkProgress>(p =>

@@ -46,7 +46,7 @@ public class FinetuneCliTests
         Assert.True(code == 0, err + output);
         Assert.Contains("epoch 2/2", output);
         Assert.Contains("ETA", output);
-        foreach (var f in new[] { "model.onnx", "metrics.csv", "curves.svg", "run.json", "checkpoints/best.ckpt" })
+        foreach (var f in new[] { "model.onnx", "model.layerlens.json", "metrics.csv", "curves.png", "curves.svg", "run.json", "checkpoints/best.ckpt" })
             Assert.True(File.Exists(Path.Combine(outDir, f)), f);
         var metrics = File.ReadAllLines(Path.Combine(outDir, "metrics.csv"));
         Assert.Equal(3, metrics.Length);
@@ -65,6 +65,33 @@ public class FinetuneCliTests
         Assert.True(code == 0, err + output);
         Assert.Contains("resuming after epoch 2", output);
         Assert.DoesNotContain("epoch 1/2", output);
+    }
+
+    [Fact]
+    public void Finetune_of_a_zoo_tfjs_model_writes_an_onnx_model_that_evaluate_reads_with_its_preprocessing()
+    {
+        _ = TfJs.TfJsReference.HumanModelsDir;
+        var dir = TestPaths.NewTempDir();
+        var train = WriteSet(dir, "train", 24, 51);
+        var val = WriteSet(dir, "val", 8, 52);
+        var outDir = Path.Combine(dir, "ft");
+        var (code, output, err) = Cli("finetune", "zoo:emotion", "--train", train, "--val", val, "--target", "score",
+            "--train-layers", "all", "--epochs", "1", "--batch", "8", "--out", outDir);
+        Assert.True(code == 0, err + output);
+        var sidecar = File.ReadAllText(Path.Combine(outDir, "model.layerlens.json"));
+        Assert.Contains("\"channels\": \"gray\"", sidecar);
+        Assert.Contains("\"layout\": \"nhwc\"", sidecar);
+        using (var saved = ModelLoader.Load(Path.Combine(outDir, "model.onnx")))
+        {
+            Assert.Equal("onnx", saved.Format);
+            Assert.Equal(new[] { "layerlens_head" }, saved.OutputNames);
+            Assert.Equal(new long[] { -1, 64, 64, 1 }, saved.Inputs[0].Shape);
+        }
+        // No preprocessing options: evaluate finds them in the sidecar (grey, 64×64, NHWC).
+        (code, output, err) = Cli("evaluate", Path.Combine(outDir, "model.onnx"), "--data", val, "--target", "score");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("8 images", output);
+        Assert.Matches(@"spearman -?[01]\.\d{4}", output);
     }
 
     [Fact]

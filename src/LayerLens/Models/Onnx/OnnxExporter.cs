@@ -14,11 +14,17 @@ public static class OnnxExporter
     /// <summary>
     /// Saves <paramref name="graph"/> as ONNX: every initializer (and Constant node) with the value the graph holds now;
     /// with a head, the graph ends in <c>Gemm(features, weight, bias)</c> on <paramref name="featureLayer"/> (feature maps are
-    /// averaged over space first) and nodes the head does not need are dropped.
+    /// averaged over space first) and nodes the head does not need are dropped. TensorFlow.js graphs are translated to ONNX
+    /// by <see cref="TfJs.TfJsOnnxEmitter"/>.
     /// </summary>
     public static void Save(ModelGraph graph, string path, string? featureLayer = null, Tensor? headWeight = null, Tensor? headBias = null,
         int featureRank = 2, bool probabilities = false)
     {
+        if (graph.Format == "tfjs" && graph.Source is System.Text.Json.JsonElement)
+        {
+            TfJs.TfJsOnnxEmitter.Save(graph, path, featureLayer, headWeight, headBias, featureRank, probabilities);
+            return;
+        }
         if (graph.Source is not ModelProto source)
             throw new LayerLensException($"model '{graph.Name}' was not imported from ONNX, so it cannot be saved as ONNX", ErrorKind.BadInput);
         var model = source.Clone();
@@ -86,7 +92,7 @@ public static class OnnxExporter
     }
 
     /// <summary>Drops nodes, initializers and value infos the outputs do not depend on.</summary>
-    static void Prune(GraphProto g)
+    internal static void Prune(GraphProto g)
     {
         var needed = new HashSet<string>(g.Output.Select(o => o.Name), StringComparer.Ordinal);
         var keep = new List<NodeProto>();

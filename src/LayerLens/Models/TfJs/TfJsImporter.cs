@@ -131,7 +131,8 @@ public static class TfJsImporter
             var image = inputs.FirstOrDefault(i => i.Shape.Length == 4);
             if (image != null)
                 metadata["layout"] = image.Shape[1] is > 0 and <= 4 && !(image.Shape[3] is > 0 and <= 4) ? "NCHW" : "NHWC";
-            return new ModelGraph(name, "tfjs", inputs, graphOutputs, constants, nodes, metadata);
+            // The parsed model.json is kept (like ONNX keeps its ModelProto) so a changed model can be written as ONNX.
+            return new ModelGraph(name, "tfjs", inputs, graphOutputs, constants, nodes, metadata) { Source = root.Clone() };
         }
         catch
         {

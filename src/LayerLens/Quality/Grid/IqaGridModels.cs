@@ -22,31 +22,8 @@ internal static class IqaGridModels
         return PreprocessingSpec.Resolve(model, list, fallback);
     }
 
-    /// <summary>A zoo entry's input recipe as a preprocessing spec: stretched to the entry's input size.</summary>
-    public static PreprocessingSpec FromZoo(ZooEntry e)
-    {
-        var p = PreprocessPreset.Get(e.Preprocess);
-        if (p.Int32Pixels || p.Resize != ResizeMode.Stretch)
-            throw new LayerLensException(
-                $"zoo model '{e.Name}' feeds its input as {p.Description}, which deep distances cannot take as it is; give the model a 'preprocessing' in the grid config",
-                ErrorKind.BadInput);
-        var spec = new PreprocessingSpec
-        {
-            Preset = "zoo:" + e.Name,
-            ResizeExact = (e.InputSize[0], e.InputSize[1]),
-            Channels = p.Gray ? ChannelOrder.Gray : p.Bgr ? ChannelOrder.Bgr : ChannelOrder.Rgb,
-            Layout = p.Nchw ? TensorLayout.Nchw : TensorLayout.Nhwc,
-        };
-        if (p.Mean != null && p.Std != null)
-            return spec with { Range = ValueRange.Byte, Mean = p.Mean.Select(v => (float)v).ToArray(), Std = p.Std.Select(v => (float)v).ToArray() };
-        return (p.Scale, p.Offset) switch
-        {
-            (1, 0) => spec with { Range = ValueRange.Unit },
-            (2, -1) => spec with { Range = ValueRange.Signed },
-            (255, 0) => spec with { Range = ValueRange.Byte },
-            _ => throw new LayerLensException($"zoo model '{e.Name}': preprocessing '{p.Name}' has no equivalent spec; give a 'preprocessing' in the grid config", ErrorKind.BadInput),
-        };
-    }
+    /// <summary>A zoo entry's input recipe (its preprocessing spec).</summary>
+    public static PreprocessingSpec FromZoo(ZooEntry e) => e.Preprocessing;
 
     /// <summary>What identifies a model file's content cheaply: path, size and modification time (zoo: the name).</summary>
     public static string Identity(string model)
