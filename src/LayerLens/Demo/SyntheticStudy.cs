@@ -9,7 +9,7 @@ namespace LayerLens.Demo;
 
 /// <summary>What <see cref="SyntheticStudy.GenerateImages"/> wrote.</summary>
 /// <param name="Root">The folder (images under <c>images/</c>).</param>
-/// <param name="Manifest">CSV with path, score, shapes, largest_area, category — the score is the memorability-like target.</param>
+/// <param name="Manifest">CSV with id (img_0000, ...), path, score, shapes, largest_area, category — the score is the memorability-like target.</param>
 /// <param name="Count">Number of images.</param>
 public sealed record SyntheticImageSet(string Root, string Manifest, int Count);
 
@@ -37,7 +37,7 @@ public static class SyntheticStudy
         var images = Path.Combine(root, "images");
         Directory.CreateDirectory(images);
         var rng = new Random(seed);
-        var rows = new StringBuilder("path,score,shapes,largest_area,background,category\n");
+        var rows = new StringBuilder("id,path,score,shapes,largest_area,background,category\n");
         for (int i = 0; i < count; i++)
         {
             int shapes = 1 + rng.Next(6);
@@ -69,7 +69,7 @@ public static class SyntheticStudy
             int dominant = Array.IndexOf(kindCounts, kindCounts.Max());
             var name = $"img_{i:D4}.png";
             ImageEncoder.Save(new RgbImage(size, size, pixels), Path.Combine(images, name));
-            rows.Append(CultureInfo.InvariantCulture, $"images/{name},{score:F6},{shapes},{largest:F6},{bg:F6},{Kinds[dominant]}\n");
+            rows.Append(CultureInfo.InvariantCulture, $"img_{i:D4},images/{name},{score:F6},{shapes},{largest:F6},{bg:F6},{Kinds[dominant]}\n");
         }
         var manifest = Path.Combine(root, "memorability.csv");
         AtomicFile.WriteAllText(manifest, rows.ToString());

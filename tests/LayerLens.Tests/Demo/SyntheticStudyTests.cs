@@ -23,6 +23,7 @@ public sealed class SyntheticStudyTests : IDisposable
         var set = SyntheticStudy.GenerateImages(_dir, 200, 48, seed: 3);
         var data = ImageDataset.FromManifest(set.Manifest);
         Assert.Equal(200, data.Count);
+        Assert.Equal("img_0000", data.Items[0].Id);
         var score = data.Numbers("score");
         var shapes = data.Numbers("shapes");
         Assert.All(score, s => Assert.InRange(s, 0.45, 0.95));
@@ -41,7 +42,7 @@ public sealed class SyntheticStudyTests : IDisposable
     public void Generated_neural_data_is_a_readable_assembly_whose_repetitions_agree()
     {
         int n = 120;
-        var ids = Enumerable.Range(0, n).Select(i => $"images/img_{i:D4}.png").ToList();
+        var ids = Enumerable.Range(0, n).Select(i => $"img_{i:D4}").ToList();
         var objects = Enumerable.Range(0, n).Select(i => (i % 3).ToString(CultureInfo.InvariantCulture)).ToList();
         using var features = torch.randn(new long[] { n, 20 }, generator: new torch.Generator(5));
         var folder = Path.Combine(_dir, "neural");
