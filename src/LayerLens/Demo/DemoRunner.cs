@@ -186,10 +186,14 @@ public static class DemoRunner
             : throw new LayerLensException($"demo: the classifier must be a zoo model (zoo:NAME), got '{o.Classifier}'", ErrorKind.Usage);
         using var detectorGraph = ModelLoader.Load(o.Detector);
         var detector = ObjectDetector.ForZoo(detectorGraph, zoo.Get(o.Detector[4..]));
-        // The last convolutional block before global pooling: where CAMs are usually taken.
-        var camLayer = o.CamLayer ?? graph.Layers
-            .Where(l => l.OutputShape is { Length: 4 } s && s.Skip(1).Count(d => d > 1) >= 2)
-            .OrderByDescending(l => l.DepthIndex).First().Name;
+        // The last convolutional block before global pooling, where CAMs are usually taken: the deepest layer with a
+        // spatial map and more channels than classes (a class-map convolution just before pooling is skipped).
+        bool nhwc = graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC" : graph.Format == "tfjs";
+        var camLayer = o.CamLayer ?? graph.InferShapes(graph.InputShapesFor(classifier.InputHeight, classifier.InputWidth))
+            .Where(l => l.OutputShape is { Length: 4 } s && (nhwc ? s[1] > 1 && s[2] > 1 && s[3] > classifier.Labels.Count
+                                                                  : s[2] > 1 && s[3] > 1 && s[1] > classifier.Labels.Count))
+            .OrderByDescending(l => l.DepthIndex).FirstOrDefault()?.Name
+            ?? throw new LayerLensException($"{o.Classifier}: no convolutional layer with a spatial map to explain; give a CAM layer", ErrorKind.Usage);
         var photos = Directory.EnumerateFiles(o.PhotosDir)
             .Where(f => Images.ImageDecoder.Extensions.Contains(Path.GetExtension(f)))
             .OrderBy(f => f, StringComparer.Ordinal).ToList();

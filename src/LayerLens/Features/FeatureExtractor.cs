@@ -103,7 +103,8 @@ public static class FeatureExtractor
 
         var parts = PartsDir(output);
         var runFile = Path.Combine(parts, "run.json");
-        int batch = options.BatchSize;
+        // A graph exported with a fixed batch of 1 (TF.js detectors often are) takes one image per pass.
+        int batch = Math.Min(options.BatchSize, graph.MaxBatch);
         int blockRows;
         if (File.Exists(runFile))
         {

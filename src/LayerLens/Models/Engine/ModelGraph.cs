@@ -97,6 +97,12 @@ public sealed class ModelGraph : IDisposable
     public ComputeDevice Device { get; private set; } = ComputeDevice.Cpu;
 
     /// <summary>Every tappable layer in execution order (shape computations and constants are not layers).</summary>
+    /// <summary>
+    /// The largest batch the graph takes: 1 when its first input declares a fixed batch of 1 (models exported without
+    /// a dynamic batch axis, many TF.js detectors), else unlimited. Batching code clamps its batch size to this.
+    /// </summary>
+    public int MaxBatch => Inputs.Count > 0 && Inputs[0].Shape is { Length: > 0 } s && s[0] == 1 && Inputs[0].SymbolicBatch == null ? 1 : int.MaxValue;
+
     public IReadOnlyList<LayerInfo> Layers => _layers;
 
     public LayerInfo Layer(string name) =>

@@ -67,7 +67,7 @@ public static class IqaBenchmark
             var refImage = ImageDecoder.Decode(group.Key);
             var refPixels = refImage.ToChwTensor() * 255;
             using var refFeatures = tapAll?.Features(preprocessor!.Apply(refImage).unsqueeze(0));
-            foreach (var chunk in group.Chunk(Math.Max(1, o.BatchSize)))
+            foreach (var chunk in group.Chunk(Math.Max(1, Math.Min(o.BatchSize, graph?.MaxBatch ?? int.MaxValue))))
             {
                 cancel.ThrowIfCancellationRequested();
                 using var inner = NewDisposeScope();
