@@ -4,6 +4,7 @@ using System.Text;
 using LayerLens.Classification;
 using LayerLens.Detection;
 using LayerLens.Images;
+using LayerLens.Preprocessing;
 using LayerLens.IO;
 using LayerLens.Models;
 
@@ -23,7 +24,7 @@ public static class ClassifyCommand
         var faceCrop = new Option<bool>("--face-crop") { Description = "Find the largest face with zoo:blazeface and classify a square crop around it (images without a face are skipped and listed)." };
         var faceMargin = new Option<double>("--face-margin") { Description = "Border added on each side of the face, as a fraction of its size.", DefaultValueFactory = _ => 0.25 };
         var device = CommonOptions.Device();
-        var pre = PreprocessingOptions.Create("the zoo entry's, else the model's sidecar, else imagenet");
+        var pre = PreprocessingOptions.Create();
         var cmd = new Command("classify",
             "Classify images: probabilities (softmax applied when the model gives logits) and the top-k labels per image.\n\n" +
             "Examples:\n" +
@@ -41,7 +42,7 @@ public static class ClassifyCommand
             {
                 var labelSet = parse.GetValue(labels) is { } l ? LabelSet.Load(l)
                     : entry?.LoadLabels() ?? throw new LayerLensException("give --labels for a model that is not in the zoo", ErrorKind.Usage);
-                var preprocessing = ImageSetOptions.Preprocessing(modelSpec, entry, pre.Overrides(parse));
+                var preprocessing = PreprocessingSpec.Resolve(modelSpec, pre.Overrides(parse));
                 var classifier = new ImageClassifier(graph, preprocessing, labelSet, parse.GetValue(output) ?? entry?.Output);
                 using var cropper = parse.GetValue(faceCrop)
                     ? FaceCropper.FromZoo(margin: parse.GetValue(faceMargin), device: ComputeDevice.Parse(parse.GetValue(device)!))

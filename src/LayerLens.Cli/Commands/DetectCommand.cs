@@ -4,6 +4,7 @@ using System.Text.Json;
 using LayerLens.Classification;
 using LayerLens.Detection;
 using LayerLens.Images;
+using LayerLens.Preprocessing;
 using LayerLens.IO;
 
 namespace LayerLens.Cli.Commands;
@@ -22,7 +23,7 @@ public static class DetectCommand
         var head = new Option<string?>("--head") { Description = $"Output decoder: {string.Join(", ", DetectionHeads.Names)} (default: the zoo entry's)." };
         var labels = new Option<string?>("--labels") { Description = $"Label set ({string.Join(", ", LabelSet.BuiltIn)}) or label file, one name per line (default: the zoo entry's, else coco80)." };
         var device = CommonOptions.Device();
-        var pre = PreprocessingOptions.Create("the zoo entry's, else the model's sidecar, else imagenet");
+        var pre = PreprocessingOptions.Create();
         var cmd = new Command("detect",
             "Detect objects in images. Writes OUT/detections.jsonl, one line per image:\n" +
             "{\"id\", \"width\", \"height\", \"detections\": [{\"label\", \"score\", \"box\": [x0, y0, x1, y1]}]} in original pixels.\n\n" +
@@ -41,7 +42,7 @@ public static class DetectCommand
                 var headName = parse.GetValue(head) ?? entry?.Head
                     ?? throw new LayerLensException("give --head for a model that is not in the zoo", ErrorKind.Usage);
                 var labelSet = parse.GetValue(labels) is { } l ? LabelSet.Load(l) : entry?.LoadLabels() ?? LabelSet.Load("coco80");
-                var preprocessing = ImageSetOptions.Preprocessing(modelSpec, entry, pre.Overrides(parse));
+                var preprocessing = PreprocessingSpec.Resolve(modelSpec, pre.Overrides(parse));
                 var detector = new ObjectDetector(graph, preprocessing, DetectionHeads.Get(headName), labelSet);
                 var options = new DetectionOptions(parse.GetValue(minScore), parse.GetValue(iou));
                 var list = ImageSetOptions.List(parse.GetValue(images)!);

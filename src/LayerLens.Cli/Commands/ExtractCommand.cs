@@ -148,7 +148,7 @@ public sealed class PreprocessingOptions
     readonly List<(string Key, Option<string?> Option)> _options = new();
 
     /// <summary>The options; <paramref name="defaultSource"/> says where the preprocessing comes from when none is given.</summary>
-    public static PreprocessingOptions Create(string defaultSource = "the model's sidecar MODEL.layerlens.json, else imagenet")
+    public static PreprocessingOptions Create(string defaultSource = "the zoo entry's for zoo:NAME, else the model's sidecar MODEL.layerlens.json, else imagenet")
     {
         var p = new PreprocessingOptions();
         p.Add("preset", $"Preprocessing preset: {string.Join(", ", PreprocessingSpec.PresetNames)} (default: {defaultSource}); the options below change it.");

@@ -1,7 +1,6 @@
 using LayerLens.Images;
 using LayerLens.Models;
 using LayerLens.Models.Engine;
-using LayerLens.Preprocessing;
 using LayerLens.Zoo;
 
 namespace LayerLens.Cli.Commands;
@@ -50,10 +49,4 @@ public static class ImageSetOptions
         return (ModelLoader.Load(spec, ComputeDevice.Parse(device)), entry);
     }
 
-    /// <summary>
-    /// The preprocessing of a zoo entry, or for a model file its sidecar (else imagenet), with the command line's
-    /// --preset and individual options on top, as `extract` resolves it.
-    /// </summary>
-    public static PreprocessingSpec Preprocessing(string modelSpec, ZooEntry? entry, IReadOnlyList<KeyValuePair<string, string>> overrides) =>
-        entry != null ? entry.Preprocessing.With(overrides, "command line") : PreprocessingSpec.Resolve(modelSpec, overrides);
 }

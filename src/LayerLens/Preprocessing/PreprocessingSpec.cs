@@ -352,11 +352,17 @@ public sealed record PreprocessingSpec
     }
 
     /// <summary>
-    /// Resolves the preprocessing for a model: the sidecar's <c>preprocessing</c> object if there is one,
-    /// else <paramref name="fallback"/> (default <c>imagenet</c>); then the command line's options on top.
+    /// Resolves the preprocessing for a model: for <c>zoo:NAME</c> the zoo entry's; otherwise the sidecar's
+    /// <c>preprocessing</c> object if there is one, else <paramref name="fallback"/> (default <c>imagenet</c>);
+    /// then the command line's options on top.
     /// </summary>
     public static PreprocessingSpec Resolve(string? modelPath, IEnumerable<KeyValuePair<string, string>>? overrides = null, PreprocessingSpec? fallback = null)
     {
+        if (modelPath != null && modelPath.StartsWith("zoo:", StringComparison.Ordinal))
+        {
+            var entry = Zoo.ModelZoo.Default().Get(modelPath["zoo:".Length..]);
+            return overrides == null ? entry.Preprocessing.Validate() : entry.Preprocessing.With(overrides, "command line");
+        }
         var p = fallback ?? FromPreset("imagenet");
         var sidecar = modelPath == null ? null : FindSidecar(modelPath);
         if (sidecar != null)

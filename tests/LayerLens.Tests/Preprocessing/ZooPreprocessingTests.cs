@@ -100,4 +100,21 @@ public class ZooPreprocessingTests
         Assert.Equal(ResizeFit.Letterbox, back.Fit);
         Assert.Equal(114f, back.PadValue);
     }
+
+    [Fact]
+    public void Zoo_model_resolves_to_its_entry_preprocessing_and_command_line_options_override_it()
+    {
+        var p = P.Resolve("zoo:emotion");
+        Assert.Equal(ChannelOrder.Gray, p.Channels);
+        Assert.Equal(TensorLayout.Nhwc, p.Layout);
+        Assert.Equal(ValueRange.Signed, p.Range);
+        Assert.Equal(((int, int)?)(64, 64), p.ResizeExact);
+        var q = P.Resolve("zoo:emotion", new[] { new KeyValuePair<string, string>("resize", "48x48") });
+        Assert.Equal(((int, int)?)(48, 48), q.ResizeExact);
+        Assert.Equal(ChannelOrder.Gray, q.Channels);
+        var r = P.Resolve("zoo:nanodet", new[] { new KeyValuePair<string, string>("preset", "yolo"), new KeyValuePair<string, string>("resize", "416x416") });
+        Assert.Equal(ResizeFit.Letterbox, r.Fit);
+        Assert.Equal(ChannelOrder.Rgb, r.Channels);
+        Assert.Equal(((int, int)?)(416, 416), r.ResizeExact);
+    }
 }

@@ -24,7 +24,7 @@ public class FaceCropTests : IDisposable
 
     static RgbImage Photo(string name) => ImageDecoder.Decode(TfJsReference.FixturePath("Photos", name + ".png"));
 
-    // The astronaut's face (Eileen Collins), found by eye: x 100..180, y 25..115 of the 512x512 photo.
+    // The astronaut's face (Eileen Collins), found by eye: x 100..180, y 25..115 of the 320x320 photo.
     const double FaceX0 = 100, FaceY0 = 25, FaceX1 = 180, FaceY1 = 115;
 
     [Fact]
