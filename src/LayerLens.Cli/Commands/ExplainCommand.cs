@@ -1,3 +1,4 @@
+using LayerLens.Preprocessing;
 using System.CommandLine;
 using System.Globalization;
 using LayerLens.Classification;
@@ -63,7 +64,7 @@ public static class ExplainCommand
                 {
                     var labelSet = parse.GetValue(labels) is { } l ? LabelSet.Load(l)
                         : entry?.LoadLabels() ?? throw new LayerLensException("give --labels for a model that is not in the zoo", ErrorKind.Usage);
-                    classifier = new ImageClassifier(graph, ImageSetOptions.Preprocessing(parse.GetValue(model)!, entry, overrides), labelSet, parse.GetValue(output));
+                    classifier = new ImageClassifier(graph, PreprocessingSpec.Resolve(parse.GetValue(model)!, overrides), labelSet, parse.GetValue(output));
                 }
                 Models.Engine.ModelGraph? detGraph = null;
                 try

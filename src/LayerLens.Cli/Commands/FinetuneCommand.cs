@@ -218,11 +218,8 @@ public static class FinetuneCommand
     static void WriteAtomic(string path, string text) => AtomicFile.WriteAllText(path, text);
 
     /// <summary>The zoo entry's preprocessing for zoo:NAME, else the model's sidecar (else imagenet), with the command line's options on top.</summary>
-    static PreprocessingSpec ResolvePreprocessing(string modelPath, List<KeyValuePair<string, string>> overrides)
-    {
-        var entry = modelPath.StartsWith("zoo:", StringComparison.Ordinal) ? Zoo.ModelZoo.Default().Get(modelPath["zoo:".Length..]) : null;
-        return ImageSetOptions.Preprocessing(modelPath, entry, overrides);
-    }
+    static PreprocessingSpec ResolvePreprocessing(string modelPath, List<KeyValuePair<string, string>> overrides) =>
+        PreprocessingSpec.Resolve(modelPath, overrides);
 
     sealed class LineProgress(Action<string> report) : IProgress<string>
     {
