@@ -68,7 +68,8 @@ public static class CliProgress
         if (p.Total > 0)
         {
             sb.Append(inv, $"{p.Done}/{p.Total} {p.Unit} ({100.0 * p.Done / p.Total:F0}%)");
-            double rate = elapsed.TotalSeconds > 0 ? p.Done / elapsed.TotalSeconds : 0;
+            // A rate over less than a second (a stage's first report) says nothing.
+            double rate = elapsed.TotalSeconds >= 1 ? p.Done / elapsed.TotalSeconds : 0;
             if (rate > 0) sb.Append(inv, $", {rate:F1} {p.Unit}/s");
             if (rate > 0 && p.Done < p.Total)
                 sb.Append(", ETA ").Append(TimeSpan.FromSeconds(Math.Round((p.Total - p.Done) / rate)).ToString(@"hh\:mm\:ss", inv));
