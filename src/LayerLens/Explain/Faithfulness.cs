@@ -228,7 +228,7 @@ public sealed class Faithfulness
             using var run = _graph.Run(xs, new RunOptions { Taps = logitsName != output ? new[] { logitsName } : Array.Empty<string>(), CheckFinite = false });
             var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(m, -1).to_type(ScalarType.Float64);
             var s = _options.Score == CamScore.Softmax ? logits.softmax(1) : logits;
-            var idx = tensor(classes.Skip((int)start).Take((int)m).ToArray()).unsqueeze(1);
+            var idx = tensor(classes.Skip((int)start).Take((int)m).ToArray(), device: s.device).unsqueeze(1);
             s.gather(1, idx).squeeze(1).cpu().data<double>().ToArray().CopyTo(result, start);
         }
         return result;
