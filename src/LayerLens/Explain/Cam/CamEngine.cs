@@ -30,8 +30,17 @@ public sealed class CamEngine : ICamEngine
         _nhwc = graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC" : graph.Format == "tfjs";
     }
 
-    /// <summary>Whether the graph's images and activations are NHWC (TensorFlow.js) rather than NCHW.</summary>
+    /// <summary>Whether the graph's activations are NHWC (TensorFlow.js) rather than NCHW (ONNX).</summary>
     public bool ChannelsLast => _nhwc;
+
+    /// <summary>
+    /// Whether an image batch for this graph is NHWC: the graph's layout metadata when it has one, NHWC for
+    /// TensorFlow.js, else from the shape (last dimension 1–4 and the second larger than 4: an ONNX graph exported
+    /// from Keras takes NHWC images and transposes them inside).
+    /// </summary>
+    public bool InputChannelsLast(Tensor input) =>
+        _graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC"
+        : _graph.Format == "tfjs" || (input.dim() == 4 && input.shape[3] is >= 1 and <= 4 && input.shape[1] > 4);
 
     /// <summary>The value whose entries are the raw class scores: the input of a Softmax that produces
     /// <paramref name="outputName"/> (through Identity/Reshape/Flatten/Squeeze), else the output itself.</summary>
@@ -64,7 +73,8 @@ public sealed class CamEngine : ICamEngine
         var logitsName = LogitsOf(output);
         var methods = request.Methods.Distinct().ToList();
         var weights = methods.ToDictionary(m => m, CamWeights.For);
-        int height = (int)input.shape[_nhwc ? 1 : 2], width = (int)input.shape[_nhwc ? 2 : 3];
+        bool inputNhwc = InputChannelsLast(input);
+        int height = (int)input.shape[inputNhwc ? 1 : 2], width = (int)input.shape[inputNhwc ? 2 : 3];
 
         var first = Core(input, request, output, logitsName, weights, null, height, width);
         var classes = first.Classes;
@@ -81,7 +91,7 @@ public sealed class CamEngine : ICamEngine
                     if (!flip && factor == 1.0) continue;
                     using var inner = NewDisposeScope();
                     var x = input.mul(factor);
-                    if (flip) x = x.flip(_nhwc ? 2 : 3);
+                    if (flip) x = x.flip(inputNhwc ? 2 : 3);
                     var aug = Core(x, request, output, logitsName, weights, classes, height, width);
                     foreach (var m in methods)
                     {
@@ -118,6 +128,99 @@ public sealed class CamEngine : ICamEngine
 
     sealed record CoreResult(Tensor Logits, long[] Classes, Dictionary<CamMethod, Tensor> Maps);
 
+    /// <summary>The tapped pass: activations, logits, target classes and scores, and the gradients methods need.</summary>
+    sealed class TappedPass : IDisposable
+    {
+        public required ForwardResult Run { get; init; }
+        public required Tensor Logits { get; init; }
+        public required long[] Classes { get; init; }
+        public required Tensor ClassTensor { get; init; }
+        public required Tensor Score { get; init; }
+        public Dictionary<string, Tensor> Gradients { get; } = new();
+        public Dictionary<string, Tensor> ClassWeights { get; } = new();
+        public void Dispose() => Run.Dispose();
+    }
+
+    /// <summary>One forward pass tapping <paramref name="layers"/> (and the pooled layers CAM reads, and the logits
+    /// behind a Softmax output), then one backward of the summed target scores to the target layers.</summary>
+    TappedPass Forward(Tensor x, IReadOnlyList<string> layers, CamTarget target, CamScore scoreKind, string output, string logitsName,
+                       bool needGrad, bool wantCam, long[]? fixedClasses)
+    {
+        var pooled = wantCam ? layers.ToDictionary(l => l, PooledLayerOf) : new Dictionary<string, string>();
+        var taps = layers.Concat(pooled.Values).ToList();
+        if (logitsName != output) taps.Add(logitsName);
+        var run = RunTapped(x, needGrad, taps.Distinct().ToList());
+        try
+        {
+            long b = x.shape[0];
+            var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(b, -1);
+            var classes = fixedClasses ?? ResolveTargets(logits, target);
+            var classTensor = tensor(classes, dtype: ScalarType.Int64, device: logits.device);
+            var pass = new TappedPass { Run = run, Logits = logits, Classes = classes, ClassTensor = classTensor, Score = Score(logits, classTensor, scoreKind) };
+            if (!needGrad) return pass;
+            IList<Tensor> g;
+            try { g = autograd.grad(new[] { pass.Score.sum() }, layers.Select(l => run.Taps[l]).ToList(), retain_graph: wantCam); }
+            catch (Exception e) when (e is not LayerLensException)
+            {
+                throw new LayerLensException($"the target score of output '{output}' cannot be differentiated to layer(s) {string.Join(", ", layers)}: {ModelGraph.FirstLine(e.Message)}", ErrorKind.BadInput, e);
+            }
+            for (int i = 0; i < layers.Count; i++) pass.Gradients[layers[i]] = ToNchw(g[i].detach(), layers[i]);
+            if (wantCam)
+            {
+                // CAM's weights are the head's matrix row of the class: d logit_c / d pooled_k, exact for a linear head.
+                var raw = logits.gather(1, classTensor.unsqueeze(1)).sum();
+                var gw = autograd.grad(new[] { raw }, layers.Select(l => run.Taps[pooled[l]]).ToList());
+                for (int i = 0; i < layers.Count; i++) pass.ClassWeights[layers[i]] = gw[i].detach().reshape(b, -1);
+            }
+            return pass;
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The tapped pass. Without gradients the graph already runs convolutions channels-last; with them it keeps the
+    /// layout it is given, so an NCHW image batch is handed over channels-last in memory (same shape and values):
+    /// libtorch's convolutions then skip reordering every activation, and the taps are still the very tensors
+    /// autograd saw (strided, which every step here accepts). A graph with a kernel that rejects strided values
+    /// runs again with the plain layout.
+    /// </summary>
+    ForwardResult RunTapped(Tensor x, bool needGrad, IReadOnlyCollection<string> taps)
+    {
+        var options = new RunOptions { Grad = needGrad, Taps = taps };
+        if (!needGrad || InputChannelsLast(x) || x.dim() != 4 || !x.is_floating_point() || _stridedFailed) return _graph.Run(x, options);
+        using var nhwc = x.permute(0, 2, 3, 1);
+        using var packed = nhwc.contiguous();
+        using var channelsLast = packed.permute(0, 3, 1, 2);
+        try { return _graph.Run(channelsLast, options); }
+        catch (LayerLensException)
+        {
+            _stridedFailed = true;
+            return _graph.Run(x, options);
+        }
+    }
+
+    bool _stridedFailed;
+
+    /// <summary>
+    /// Activations of <paramref name="layer"/> and the gradients of the target score with respect to them (the
+    /// quantities the gradient methods weigh), both NCHW [B, K, h, w] as flat row-major arrays; for inspection and tests.
+    /// </summary>
+    public (long[] Shape, float[] Activations, float[] Gradients, int[] TargetClass) LayerGradients(
+        Tensor input, string layer, CamTarget target, CamScore score = CamScore.Raw, string? outputName = null)
+    {
+        using var scope = NewDisposeScope();
+        _graph.Layer(layer);
+        var output = outputName ?? _graph.OutputNames[0];
+        using var pass = Forward(input, new[] { layer }, target, score, output, LogitsOf(output), true, false, null);
+        var a = ToNchw(pass.Run.Taps[layer].detach(), layer).contiguous();
+        var g = pass.Gradients[layer].contiguous();
+        return (a.shape.ToArray(), a.data<float>().ToArray(), g.data<float>().ToArray(), pass.Classes.Select(c => (int)c).ToArray());
+    }
+
     /// <summary>One plain pass (plus the masked passes of Score-/Ablation-CAM): maps [B, H, W] per method, rescaled.</summary>
     CoreResult Core(Tensor x, CamRequest request, string output, string logitsName, Dictionary<CamMethod, ICamWeights> weights,
                     long[]? fixedClasses, int height, int width)
@@ -126,45 +229,15 @@ public sealed class CamEngine : ICamEngine
         bool needGrad = weights.Values.Any(w => w.NeedsGradients);
         bool wantCam = weights.ContainsKey(CamMethod.Cam);
         var layers = request.Layers.Distinct().ToList();
-        var pooled = wantCam ? layers.ToDictionary(l => l, PooledLayerOf) : new Dictionary<string, string>();
-        var taps = layers.Concat(pooled.Values).ToList();
-        if (logitsName != output) taps.Add(logitsName);
+        using var pass = Forward(x, layers, request.Target, request.Score, output, logitsName, needGrad, wantCam, fixedClasses);
 
-        using var run = _graph.Run(x, new RunOptions { Grad = needGrad, Taps = taps.Distinct().ToList() });
-        long b = x.shape[0];
-        var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(b, -1);
-        var classes = fixedClasses ?? ResolveTargets(logits, request.Target);
-        var classTensor = tensor(classes, dtype: ScalarType.Int64, device: logits.device);
-        var score = Score(logits, classTensor, request.Score);
-
-        var gradients = new Dictionary<string, Tensor>();
-        var classWeights = new Dictionary<string, Tensor>();
-        if (needGrad)
-        {
-            var targetsOf = layers.Select(l => run.Taps[l]).ToList();
-            IList<Tensor> g;
-            try { g = autograd.grad(new[] { score.sum() }, targetsOf, retain_graph: wantCam); }
-            catch (Exception e) when (e is not LayerLensException)
-            {
-                throw new LayerLensException($"the target score of output '{output}' cannot be differentiated to layer(s) {string.Join(", ", layers)}: {ModelGraph.FirstLine(e.Message)}", ErrorKind.BadInput, e);
-            }
-            for (int i = 0; i < layers.Count; i++) gradients[layers[i]] = ToNchw(g[i].detach(), layers[i]);
-            if (wantCam)
-            {
-                var raw = logits.gather(1, classTensor.unsqueeze(1)).sum();
-                var pooledTaps = layers.Select(l => run.Taps[pooled[l]]).ToList();
-                var gw = autograd.grad(new[] { raw }, pooledTaps);
-                for (int i = 0; i < layers.Count; i++) classWeights[layers[i]] = gw[i].detach().reshape(b, -1);
-            }
-        }
-
-        var passes = new Passes(this, x, classTensor, request, output, logitsName, height, width);
-        var targetScores = score.detach().to_type(ScalarType.Float64);
+        var passes = new Passes(this, x, pass.ClassTensor, request, output, logitsName, height, width);
+        var targetScores = pass.Score.detach().to_type(ScalarType.Float64);
         var sums = new Dictionary<CamMethod, Tensor>();
         foreach (var layer in layers)
         {
-            var a = ToNchw(run.Taps[layer].detach(), layer);
-            var ctx = new CamLayerContext(layer, a, gradients.GetValueOrDefault(layer), classWeights.GetValueOrDefault(layer), targetScores, passes);
+            var a = ToNchw(pass.Run.Taps[layer].detach(), layer);
+            var ctx = new CamLayerContext(layer, a, pass.Gradients.GetValueOrDefault(layer), pass.ClassWeights.GetValueOrDefault(layer), targetScores, passes);
             foreach (var (method, w) in weights)
             {
                 using var inner = NewDisposeScope();
@@ -177,7 +250,7 @@ public sealed class CamEngine : ICamEngine
         }
         var maps = sums.ToDictionary(kv => kv.Key,
             kv => (layers.Count > 1 ? CamMath.Rescale(kv.Value.div(layers.Count)) : kv.Value).MoveToOuterDisposeScope());
-        return new CoreResult(logits.detach().clone().MoveToOuterDisposeScope(), classes, maps);
+        return new CoreResult(pass.Logits.detach().clone().MoveToOuterDisposeScope(), pass.Classes, maps);
     }
 
     /// <summary>Target score per image: the logit of its class, or its softmax probability.</summary>
@@ -247,7 +320,7 @@ public sealed class CamEngine : ICamEngine
         {
             using var scope = NewDisposeScope();
             var xs = _x.index_select(0, imageIndex);
-            xs = xs.mul((_e._nhwc ? masks.unsqueeze(-1) : masks.unsqueeze(1)).to(xs.dtype));
+            xs = xs.mul((_e.InputChannelsLast(xs) ? masks.unsqueeze(-1) : masks.unsqueeze(1)).to(xs.dtype));
             return Run(xs, imageIndex, null).MoveToOuterDisposeScope();
         }
 
