@@ -16,6 +16,12 @@ public sealed class OnnxModelBuilder
 
     public GraphProto Graph => _model.Graph;
 
+    public OnnxModelBuilder Metadata(string key, string value)
+    {
+        _model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return this;
+    }
+
     public OnnxModelBuilder Input(string name, params long[] dims) { Graph.Input.Add(ValueInfo(name, dims)); return this; }
     public OnnxModelBuilder Output(string name, params long[] dims) { Graph.Output.Add(ValueInfo(name, dims)); return this; }
 

@@ -118,6 +118,75 @@ public sealed class CamEngine : ICamEngine
 
     sealed record CoreResult(Tensor Logits, long[] Classes, Dictionary<CamMethod, Tensor> Maps);
 
+    /// <summary>The tapped pass: activations, logits, target classes and scores, and the gradients methods need.</summary>
+    sealed class TappedPass : IDisposable
+    {
+        public required ForwardResult Run { get; init; }
+        public required Tensor Logits { get; init; }
+        public required long[] Classes { get; init; }
+        public required Tensor ClassTensor { get; init; }
+        public required Tensor Score { get; init; }
+        public Dictionary<string, Tensor> Gradients { get; } = new();
+        public Dictionary<string, Tensor> ClassWeights { get; } = new();
+        public void Dispose() => Run.Dispose();
+    }
+
+    /// <summary>One forward pass tapping <paramref name="layers"/> (and the pooled layers CAM reads, and the logits
+    /// behind a Softmax output), then one backward of the summed target scores to the target layers.</summary>
+    TappedPass Forward(Tensor x, IReadOnlyList<string> layers, CamTarget target, CamScore scoreKind, string output, string logitsName,
+                       bool needGrad, bool wantCam, long[]? fixedClasses)
+    {
+        var pooled = wantCam ? layers.ToDictionary(l => l, PooledLayerOf) : new Dictionary<string, string>();
+        var taps = layers.Concat(pooled.Values).ToList();
+        if (logitsName != output) taps.Add(logitsName);
+        var run = _graph.Run(x, new RunOptions { Grad = needGrad, Taps = taps.Distinct().ToList() });
+        try
+        {
+            long b = x.shape[0];
+            var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(b, -1);
+            var classes = fixedClasses ?? ResolveTargets(logits, target);
+            var classTensor = tensor(classes, dtype: ScalarType.Int64, device: logits.device);
+            var pass = new TappedPass { Run = run, Logits = logits, Classes = classes, ClassTensor = classTensor, Score = Score(logits, classTensor, scoreKind) };
+            if (!needGrad) return pass;
+            IList<Tensor> g;
+            try { g = autograd.grad(new[] { pass.Score.sum() }, layers.Select(l => run.Taps[l]).ToList(), retain_graph: wantCam); }
+            catch (Exception e) when (e is not LayerLensException)
+            {
+                throw new LayerLensException($"the target score of output '{output}' cannot be differentiated to layer(s) {string.Join(", ", layers)}: {ModelGraph.FirstLine(e.Message)}", ErrorKind.BadInput, e);
+            }
+            for (int i = 0; i < layers.Count; i++) pass.Gradients[layers[i]] = ToNchw(g[i].detach(), layers[i]);
+            if (wantCam)
+            {
+                // CAM's weights are the head's matrix row of the class: d logit_c / d pooled_k, exact for a linear head.
+                var raw = logits.gather(1, classTensor.unsqueeze(1)).sum();
+                var gw = autograd.grad(new[] { raw }, layers.Select(l => run.Taps[pooled[l]]).ToList());
+                for (int i = 0; i < layers.Count; i++) pass.ClassWeights[layers[i]] = gw[i].detach().reshape(b, -1);
+            }
+            return pass;
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Activations of <paramref name="layer"/> and the gradients of the target score with respect to them (the
+    /// quantities the gradient methods weigh), both NCHW [B, K, h, w] as flat row-major arrays; for inspection and tests.
+    /// </summary>
+    public (long[] Shape, float[] Activations, float[] Gradients, int[] TargetClass) LayerGradients(
+        Tensor input, string layer, CamTarget target, CamScore score = CamScore.Raw, string? outputName = null)
+    {
+        using var scope = NewDisposeScope();
+        _graph.Layer(layer);
+        var output = outputName ?? _graph.OutputNames[0];
+        using var pass = Forward(input, new[] { layer }, target, score, output, LogitsOf(output), true, false, null);
+        var a = ToNchw(pass.Run.Taps[layer].detach(), layer).contiguous();
+        var g = pass.Gradients[layer].contiguous();
+        return (a.shape.ToArray(), a.data<float>().ToArray(), g.data<float>().ToArray(), pass.Classes.Select(c => (int)c).ToArray());
+    }
+
     /// <summary>One plain pass (plus the masked passes of Score-/Ablation-CAM): maps [B, H, W] per method, rescaled.</summary>
     CoreResult Core(Tensor x, CamRequest request, string output, string logitsName, Dictionary<CamMethod, ICamWeights> weights,
                     long[]? fixedClasses, int height, int width)
@@ -126,45 +195,15 @@ public sealed class CamEngine : ICamEngine
         bool needGrad = weights.Values.Any(w => w.NeedsGradients);
         bool wantCam = weights.ContainsKey(CamMethod.Cam);
         var layers = request.Layers.Distinct().ToList();
-        var pooled = wantCam ? layers.ToDictionary(l => l, PooledLayerOf) : new Dictionary<string, string>();
-        var taps = layers.Concat(pooled.Values).ToList();
-        if (logitsName != output) taps.Add(logitsName);
+        using var pass = Forward(x, layers, request.Target, request.Score, output, logitsName, needGrad, wantCam, fixedClasses);
 
-        using var run = _graph.Run(x, new RunOptions { Grad = needGrad, Taps = taps.Distinct().ToList() });
-        long b = x.shape[0];
-        var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(b, -1);
-        var classes = fixedClasses ?? ResolveTargets(logits, request.Target);
-        var classTensor = tensor(classes, dtype: ScalarType.Int64, device: logits.device);
-        var score = Score(logits, classTensor, request.Score);
-
-        var gradients = new Dictionary<string, Tensor>();
-        var classWeights = new Dictionary<string, Tensor>();
-        if (needGrad)
-        {
-            var targetsOf = layers.Select(l => run.Taps[l]).ToList();
-            IList<Tensor> g;
-            try { g = autograd.grad(new[] { score.sum() }, targetsOf, retain_graph: wantCam); }
-            catch (Exception e) when (e is not LayerLensException)
-            {
-                throw new LayerLensException($"the target score of output '{output}' cannot be differentiated to layer(s) {string.Join(", ", layers)}: {ModelGraph.FirstLine(e.Message)}", ErrorKind.BadInput, e);
-            }
-            for (int i = 0; i < layers.Count; i++) gradients[layers[i]] = ToNchw(g[i].detach(), layers[i]);
-            if (wantCam)
-            {
-                var raw = logits.gather(1, classTensor.unsqueeze(1)).sum();
-                var pooledTaps = layers.Select(l => run.Taps[pooled[l]]).ToList();
-                var gw = autograd.grad(new[] { raw }, pooledTaps);
-                for (int i = 0; i < layers.Count; i++) classWeights[layers[i]] = gw[i].detach().reshape(b, -1);
-            }
-        }
-
-        var passes = new Passes(this, x, classTensor, request, output, logitsName, height, width);
-        var targetScores = score.detach().to_type(ScalarType.Float64);
+        var passes = new Passes(this, x, pass.ClassTensor, request, output, logitsName, height, width);
+        var targetScores = pass.Score.detach().to_type(ScalarType.Float64);
         var sums = new Dictionary<CamMethod, Tensor>();
         foreach (var layer in layers)
         {
-            var a = ToNchw(run.Taps[layer].detach(), layer);
-            var ctx = new CamLayerContext(layer, a, gradients.GetValueOrDefault(layer), classWeights.GetValueOrDefault(layer), targetScores, passes);
+            var a = ToNchw(pass.Run.Taps[layer].detach(), layer);
+            var ctx = new CamLayerContext(layer, a, pass.Gradients.GetValueOrDefault(layer), pass.ClassWeights.GetValueOrDefault(layer), targetScores, passes);
             foreach (var (method, w) in weights)
             {
                 using var inner = NewDisposeScope();
@@ -177,7 +216,7 @@ public sealed class CamEngine : ICamEngine
         }
         var maps = sums.ToDictionary(kv => kv.Key,
             kv => (layers.Count > 1 ? CamMath.Rescale(kv.Value.div(layers.Count)) : kv.Value).MoveToOuterDisposeScope());
-        return new CoreResult(logits.detach().clone().MoveToOuterDisposeScope(), classes, maps);
+        return new CoreResult(pass.Logits.detach().clone().MoveToOuterDisposeScope(), pass.Classes, maps);
     }
 
     /// <summary>Target score per image: the logit of its class, or its softmax probability.</summary>
