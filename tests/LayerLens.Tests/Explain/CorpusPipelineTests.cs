@@ -9,6 +9,7 @@ using LayerLens.Images;
 using LayerLens.IO;
 using LayerLens.Models;
 using LayerLens.Tests.Engine;
+using LayerLens.Tests.Reports;
 using LayerLens.Tests.TfJs;
 using LayerLens.Zoo;
 using Xunit.Abstractions;
@@ -150,6 +151,15 @@ public class CorpusPipelineTests : IDisposable
         Assert.Contains("Agreement between CAM methods", html);
         Assert.Contains("data:image/png;base64,", html);
         Assert.True(new FileInfo(summary.GalleryPath).Length > 10_000);
+        // Both pages load in a browser without errors, broken images or empty sections.
+        foreach (var page in new[] { summary.ReportPath, summary.GalleryPath })
+        {
+            var check = HeadlessChromium.Check(page);
+            Assert.Empty(check.ConsoleErrors);
+            Assert.Empty(check.BrokenImages);
+            Assert.Empty(check.EmptySections);
+            Assert.True(check.Images >= 8, $"{Path.GetFileName(page)} shows {check.Images} images");
+        }
     }
 
     [Fact]

@@ -46,6 +46,7 @@ public static class CorpusExplainer
             ("height", ColumnKind.Integer), ("width", ColumnKind.Integer), ("target_class", ColumnKind.Text), ("layers", ColumnKind.Text));
         string layerText = string.Join("+", o.Layers);
 
+        progress?.Report(new WorkProgress("explain", 0, list.Count, "images"));
         for (int start = 0; start < list.Count; start += o.BatchSize)
         {
             ct.ThrowIfCancellationRequested();
@@ -228,6 +229,7 @@ public static class CorpusExplainer
             var outcomes = mods.ToDictionary(m => m.Name, _ => new List<ModificationOutcome>());
             outcomeTable = new TidyTable(("id", ColumnKind.Text), ("modification", ColumnKind.Text), ("original_class", ColumnKind.Text), ("modified_class", ColumnKind.Text),
                 ("changed", ColumnKind.Integer), ("probability_change", ColumnKind.Number), ("kl_divergence", ColumnKind.Number));
+            progress?.Report(new WorkProgress("modify", 0, records.Count, "images"));
             for (int n = 0; n < records.Count; n++)
             {
                 ct.ThrowIfCancellationRequested();
