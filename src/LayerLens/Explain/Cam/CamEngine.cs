@@ -139,7 +139,7 @@ public sealed class CamEngine : ICamEngine
         var pooled = wantCam ? layers.ToDictionary(l => l, PooledLayerOf) : new Dictionary<string, string>();
         var taps = layers.Concat(pooled.Values).ToList();
         if (logitsName != output) taps.Add(logitsName);
-        var run = _graph.Run(x, new RunOptions { Grad = needGrad, Taps = taps.Distinct().ToList() });
+        var run = RunTapped(x, needGrad, taps.Distinct().ToList());
         try
         {
             long b = x.shape[0];
@@ -170,6 +170,30 @@ public sealed class CamEngine : ICamEngine
             throw;
         }
     }
+
+    /// <summary>
+    /// The tapped pass. Without gradients the graph already runs convolutions channels-last; with them it keeps the
+    /// layout it is given, so an NCHW image batch is handed over channels-last in memory (same shape and values):
+    /// libtorch's convolutions then skip reordering every activation, and the taps are still the very tensors
+    /// autograd saw (strided, which every step here accepts). A graph with a kernel that rejects strided values
+    /// runs again with the plain layout.
+    /// </summary>
+    ForwardResult RunTapped(Tensor x, bool needGrad, IReadOnlyCollection<string> taps)
+    {
+        var options = new RunOptions { Grad = needGrad, Taps = taps };
+        if (!needGrad || _nhwc || x.dim() != 4 || !x.is_floating_point() || _stridedFailed) return _graph.Run(x, options);
+        using var nhwc = x.permute(0, 2, 3, 1);
+        using var packed = nhwc.contiguous();
+        using var channelsLast = packed.permute(0, 3, 1, 2);
+        try { return _graph.Run(channelsLast, options); }
+        catch (LayerLensException)
+        {
+            _stridedFailed = true;
+            return _graph.Run(x, options);
+        }
+    }
+
+    bool _stridedFailed;
 
     /// <summary>
     /// Activations of <paramref name="layer"/> and the gradients of the target score with respect to them (the
