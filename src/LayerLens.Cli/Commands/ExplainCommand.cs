@@ -18,7 +18,7 @@ public static class ExplainCommand
         var method = new Option<string>("--method", "-m") { Description = "CAM methods, comma-separated: cam, gradcam, gradcampp, xgradcam, hirescam, layercam, scorecam, ablationcam, eigencam, eigengradcam.", DefaultValueFactory = _ => "gradcam" };
         var layer = new Option<string>("--layer", "-l") { Description = "Target layer(s), comma-separated (see `layerlens layers MODEL`); several are averaged.", Required = true };
         var target = new Option<string>("--target") { Description = "Class explained: top1 (or topK), a class index or a class name.", DefaultValueFactory = _ => "top1" };
-        var detector = new Option<string?>("--detector") { Description = "Object detector (zoo:NAME) whose boxes are scored against the maps." };
+        var detector = new Option<string?>("--detector") { Description = "Object detector whose boxes are scored against the maps: zoo:NAME, or a model file with --detector-head and --detector-preprocess." };
         var modify = new Option<string?>("--modify") { Description = "Edits whose effect is measured: remove:CATEGORY[:grey|mean|noise|blur], paste:CATEGORY, grayscale, hflip, crop[:F], brightness[:F], contrast[:F], blur[:SIGMA], jpeg[:Q]." };
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder (maps/, overlays/, images/, tables/, charts/, report.html, gallery.html).", Required = true };
         var minDet = new Option<double>("--min-detection-score") { Description = "Drop boxes scoring below this.", DefaultValueFactory = _ => 0.3 };
@@ -31,6 +31,9 @@ public static class ExplainCommand
         var augSmooth = new Option<bool>("--aug-smooth") { Description = "Average maps over horizontal flip × scales 0.9, 1, 1.1." };
         var eigenSmooth = new Option<bool>("--eigen-smooth") { Description = "Replace each map by the first principal component of the weighted activations." };
         var noOverlays = new Option<bool>("--no-overlays") { Description = "Do not write an overlay PNG per image and method." };
+        var detHead = new Option<string?>("--detector-head") { Description = $"Output decoder of a --detector that is not in the zoo: {string.Join(", ", DetectionHeads.Names)}." };
+        var detPreprocess = new Option<string?>("--detector-preprocess") { Description = "Preprocessing preset of a --detector that is not in the zoo." };
+        var detLabels = new Option<string?>("--detector-labels") { Description = "Label set or file of a --detector that is not in the zoo (default coco80)." };
         var labels = new Option<string?>("--labels") { Description = "Label set (emotion7, coco80) or label file (default: the zoo entry's)." };
         var preprocess = new Option<string?>("--preprocess") { Description = $"Preprocessing preset: {string.Join(", ", PreprocessPreset.All.Select(p => p.Name))} (default: the zoo entry's)." };
         var output = new Option<string?>("--output") { Description = "Model output holding the class scores (default: the first)." };
@@ -44,7 +47,7 @@ public static class ExplainCommand
             "report.html and gallery.html.\n\n" +
             "Example:\n" +
             "  layerlens explain zoo:emotion --images photos/ --method gradcam,gradcampp --layer conv2d_5 --detector zoo:nanodet --modify remove:person,grayscale --out expl")
-        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, labels, preprocess, output, size, device };
+        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, detHead, detPreprocess, detLabels, labels, preprocess, output, size, device };
         cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
         {
             var methods = CamMethodNames.ParseList(parse.GetValue(method)!);
@@ -76,7 +79,16 @@ public static class ExplainCommand
                     {
                         var (dg, dentry) = ImageSetOptions.LoadModel(dspec, dev);
                         detGraph = dg;
-                        det = ObjectDetector.ForZoo(dg, dentry ?? throw new LayerLensException($"--detector '{dspec}': give a zoo detector (zoo:NAME)", ErrorKind.Usage));
+                        if (dentry != null) det = ObjectDetector.ForZoo(dg, dentry);
+                        else
+                        {
+                            var dpreset = PreprocessPreset.Get(parse.GetValue(detPreprocess)
+                                ?? throw new LayerLensException($"--detector '{dspec}' is not in the zoo: give --detector-preprocess and --detector-head", ErrorKind.Usage));
+                            var dhead = DetectionHeads.Get(parse.GetValue(detHead)
+                                ?? throw new LayerLensException($"--detector '{dspec}' is not in the zoo: give --detector-head", ErrorKind.Usage));
+                            var (dh, dw) = ImageSetOptions.InputSize(dg, null, null, dpreset.Nchw);
+                            det = new ObjectDetector(dg, dpreset, dhead, LabelSet.Load(parse.GetValue(detLabels) ?? "coco80"), dh, dw);
+                        }
                     }
                     var stdout = parse.InvocationConfiguration.Output;
                     var summary = CliProgress.Run(stdout, progress => CorpusExplainer.Run(new CorpusRunOptions

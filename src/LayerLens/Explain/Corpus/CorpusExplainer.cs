@@ -323,7 +323,7 @@ public static class CorpusExplainer
             OutputDir = dir, ReportPath = reportPath, GalleryPath = galleryPath, MapsManifestPath = manifestPath,
             ImagesTablePath = imagesPath, ObjectsTablePath = objectsPath, ClassCategoryTablePath = ccPath, AssociationTablePath = assocPath,
             AgreementTablePath = agreePath, PointingTablePath = pointPath, ModificationsTablePath = modPath, ModificationOutcomesTablePath = outcomePath,
-            Tables = tables, Charts = charts, Methods = methods.Select(CamMethodNames.Name).ToList(), ImageCount = records.Count,
+            Tables = tables, Charts = charts, ChartPaths = chartPaths, Methods = methods.Select(CamMethodNames.Name).ToList(), ImageCount = records.Count,
             ImagesKept = anyPresence.Count, Seed = o.Seed, Images = results, ClassCategory = allCells, Agreements = agreements, ModificationEffects = effects,
         };
     }

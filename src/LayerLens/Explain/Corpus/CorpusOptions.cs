@@ -84,6 +84,8 @@ public sealed record CorpusSummary
     public required IReadOnlyDictionary<string, string> Tables { get; init; }
     /// <summary>Association heat maps (per method and measure), the method-agreement matrices, the modification chart.</summary>
     public required IReadOnlyList<ChartImage> Charts { get; init; }
+    /// <summary>Where each of <see cref="Charts"/> was saved (PNG; the SVG sits beside it), in the same order.</summary>
+    public required IReadOnlyList<string> ChartPaths { get; init; }
     public required IReadOnlyList<string> Methods { get; init; }
     public required int ImageCount { get; init; }
     /// <summary>Images that passed the class-confidence filter.</summary>
