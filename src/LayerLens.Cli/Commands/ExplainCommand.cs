@@ -24,6 +24,7 @@ public static class ExplainCommand
         var minDet = new Option<double>("--min-detection-score") { Description = "Drop boxes scoring below this.", DefaultValueFactory = _ => 0.3 };
         var minConf = new Option<double>("--min-confidence") { Description = "Leave images whose top class scores below this out of the corpus tables.", DefaultValueFactory = _ => 0.0 };
         var minImp = new Option<double>("--min-importance") { Description = "Leave objects whose importance (mean CAM in the box) is below this out of the corpus tables.", DefaultValueFactory = _ => 0.0 };
+        var categories = new Option<string?>("--categories") { Description = "Object categories for the corpus tables, comma-separated (default: all found)." };
         var seed = new Option<int>("--seed") { Description = "Seed for permutations, bootstrap and noise fills.", DefaultValueFactory = _ => 0 };
         var permutations = new Option<int>("--permutations") { Description = "Permutations for the enrichment and agreement tests.", DefaultValueFactory = _ => 1000 };
         var batch = new Option<int>("--batch-size") { Description = "Images per CAM batch.", DefaultValueFactory = _ => 8 };
@@ -47,7 +48,7 @@ public static class ExplainCommand
             "report.html and gallery.html.\n\n" +
             "Example:\n" +
             "  layerlens explain zoo:emotion --images photos/ --method gradcam,gradcampp --layer conv2d_5 --detector zoo:nanodet --modify remove:person,grayscale --out expl")
-        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, detHead, detPreprocess, detLabels, labels, preprocess, output, size, device };
+        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, categories, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, detHead, detPreprocess, detLabels, labels, preprocess, output, size, device };
         cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
         {
             var methods = CamMethodNames.ParseList(parse.GetValue(method)!);
@@ -104,6 +105,7 @@ public static class ExplainCommand
                         MinDetectionScore = parse.GetValue(minDet),
                         MinClassConfidence = parse.GetValue(minConf),
                         MinImportance = parse.GetValue(minImp),
+                        Categories = parse.GetValue(categories)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         Seed = parse.GetValue(seed),
                         Permutations = parse.GetValue(permutations),
                         BatchSize = parse.GetValue(batch),

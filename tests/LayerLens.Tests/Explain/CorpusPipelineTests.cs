@@ -173,13 +173,16 @@ public class CorpusPipelineTests : IDisposable
         var err = new StringWriter();
         var stdout = new StringWriter();
         int code = CliApp.Run(new[] { "explain", "zoo:emotion", "--images", manifest, "--method", "gradcam,eigencam", "--layer", EmotionLayer,
-            "--detector", "zoo:nanodet", "--modify", "hflip", "--permutations", "100", "--out", outDir }, stdout, err);
+            "--detector", "zoo:nanodet", "--modify", "hflip", "--categories", "person,cup", "--permutations", "100", "--out", outDir }, stdout, err);
         _out.WriteLine(err.ToString());
         Assert.Equal(0, code);
         Assert.Equal(Path.Combine(outDir, "report.html"), stdout.ToString().Trim().Split('\n').Last().Trim());
         Assert.True(File.Exists(Path.Combine(outDir, "maps", "astronaut.eigencam.npy")));
         Assert.True(File.Exists(Path.Combine(outDir, "images", "coffee.json")));
         Assert.Equal(2, Csv(Path.Combine(outDir, "tables", "images.csv")).Count);
+        // --categories restricts the corpus tables (not the per-box table) to the chosen categories.
+        Assert.Equal(new[] { "cup", "person" }, Csv(Path.Combine(outDir, "tables", "class_category.csv")).Select(r => r["category"]).Distinct().OrderBy(c => c));
+        Assert.Contains(Csv(Path.Combine(outDir, "tables", "objects.csv")), r => r["category"] != "person" && r["category"] != "cup");
 
         Assert.Equal(1, CliApp.Run(new[] { "explain", "zoo:emotion", "--images", manifest, "--method", "gradcamx", "--layer", EmotionLayer, "--out", outDir }, new StringWriter(), err = new StringWriter()));
         Assert.Contains("unknown CAM method 'gradcamx'", err.ToString());

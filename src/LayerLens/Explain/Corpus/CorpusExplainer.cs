@@ -120,7 +120,7 @@ public static class CorpusExplainer
         var filter = new CorpusFilter(o.MinClassConfidence, o.MinDetectionScore, o.MinImportance);
         var obsByMethod = methods.ToDictionary(m => m, m => (IReadOnlyList<ImageObservation>)records.Select(r => new ImageObservation(r.Id, r.Top, r.Probabilities[r.Top],
             r.Objects.Select((d, j) => new ObjectObservation(d.Label, d.Score, r.Stats[m][j].Importance)).ToList())).ToList());
-        var categories = methods.SelectMany(m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter).Categories)
+        var categories = o.Categories?.Distinct().ToList() ?? methods.SelectMany(m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter).Categories)
             .Distinct().OrderBy(c => c, StringComparer.Ordinal).ToList();
         var presence = methods.ToDictionary(m => m, m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter, categories));
         var anyPresence = presence[methods[0]];
@@ -298,6 +298,7 @@ public static class CorpusExplainer
             ("detector", o.Detector?.Graph.Name ?? (o.Annotations != null ? "annotations" : "none")),
             ("images", records.Count.ToString(CultureInfo.InvariantCulture)), ("images kept (confidence ≥ " + F(o.MinClassConfidence) + ")", anyPresence.Count.ToString(CultureInfo.InvariantCulture)),
             ("filters", $"detection score ≥ {F(o.MinDetectionScore)}, importance ≥ {F(o.MinImportance)}"),
+            ("categories", o.Categories != null ? string.Join(", ", o.Categories) : "all found"),
             ("seed", o.Seed.ToString(CultureInfo.InvariantCulture)), ("permutations", o.Permutations.ToString(CultureInfo.InvariantCulture)),
         });
         rep.Section("Class × object category").Paragraph("Each category counted once per image. Enrichment = count / (class images · category images / images); p: two-sided permutation test shuffling the classes over images.");

@@ -29,6 +29,11 @@ public sealed record CorpusRunOptions
     public double MinClassConfidence { get; init; }
     /// <summary>Objects whose importance (mean CAM in the box) is below this are left out of the corpus tables.</summary>
     public double MinImportance { get; init; }
+    /// <summary>
+    /// Object categories that enter the corpus tables and association matrices (EmoCAM selects person, face parts, clothing,
+    /// animals, ...); null = every category found. Per-box results (objects table, JSON) keep all boxes.
+    /// </summary>
+    public IReadOnlyList<string>? Categories { get; init; }
     /// <summary>Seed of every random choice (permutations, bootstrap, noise fill); recorded in the outputs.</summary>
     public int Seed { get; init; }
     /// <summary>Images per CAM batch.</summary>
