@@ -308,6 +308,44 @@ public class CorpusPipelineTests : IDisposable
         Assert.Equal(1.0, removal.ChangeRate.Estimate, 12);
     }
 
+    [Fact]
+    public void Large_photos_are_measured_on_a_reduced_grid_with_nearly_the_same_results()
+    {
+        // A 64×48 photo (stretched to the tiny model's 16×16 input) with a red 20×16 block: measured at full size and on a
+        // grid of at most 32 pixels (half size), the box measures agree up to the resampling at the box edges.
+        var px = new byte[64 * 48 * 3];
+        var rng = new Random(3);
+        for (int j = 0; j < px.Length; j++) px[j] = (byte)rng.Next(0, 60);
+        for (int y = 12; y < 28; y++) for (int x = 24; x < 44; x++) { int i = (y * 64 + x) * 3; px[i] = 250; px[i + 1] = 20; px[i + 2] = 20; }
+        var path = Path.Combine(_dir, "big.png");
+        ImageEncoder.Save(new RgbImage(64, 48, px), path);
+        using var graph = ModelLoader.Load(TinyModel(_dir));
+        var classifier = new ImageClassifier(graph, PreprocessPreset.Get("rgb01-nchw"), LabelSet.FromNames("tiny", new[] { "red", "plain", "other" }), 16, 16);
+        var boxes = new Dictionary<string, IReadOnlyList<DetectedObject>> { ["big"] = new[] { new DetectedObject(0, "block", 1, 24, 12, 44, 28), new DetectedObject(1, "corner", 1, 0, 0, 16, 12) } };
+        CorpusSummary RunAt(int side, string name) => CorpusExplainer.Run(new CorpusRunOptions
+        {
+            Images = new[] { path }, Classifier = classifier, Annotations = boxes, Methods = new[] { "gradcam" }, Layers = new[] { "relu" },
+            OutputDir = Path.Combine(_dir, name), MaxAnalysisSide = side, Permutations = 0,
+        });
+        var full = Csv(RunAt(1024, "full").ObjectsTablePath);
+        var small = Csv(RunAt(32, "small").ObjectsTablePath);
+        Assert.Equal("red", Csv(Path.Combine(_dir, "full", "tables", "images.csv"))[0]["top_class"]);
+        for (int k = 0; k < 2; k++)
+        {
+            _out.WriteLine($"{full[k]["category"]}: importance {full[k]["importance"]} vs {small[k]["importance"]}, energy {full[k]["energy_share"]} vs {small[k]["energy_share"]}");
+            Assert.Equal(D(full[k]["area_share"]), D(small[k]["area_share"]), 6);   // box edges fall on whole pixels at both sizes
+            Assert.InRange(Math.Abs(D(full[k]["importance"]) - D(small[k]["importance"])), 0, 0.03);
+            Assert.InRange(Math.Abs(D(full[k]["energy_share"]) - D(small[k]["energy_share"])), 0, 0.03);
+            Assert.Equal(full[k]["pointing_hit"], small[k]["pointing_hit"]);
+        }
+        Assert.True(D(full[0]["ratio"]) > 3);   // the map sits on the block
+        Assert.Equal("1", full[0]["pointing_hit"]);
+        Assert.Equal("0", full[1]["pointing_hit"]);
+        // The overlay is drawn on the analysis grid.
+        using var overlay = SkiaSharp.SKBitmap.Decode(Path.Combine(_dir, "small", "overlays", "big.gradcam.png"));
+        Assert.Equal((32, 24), (overlay.Width, overlay.Height));
+    }
+
     static void Fill(byte[] px, int x0, int y0, int size, byte r, byte g, byte b)
     {
         for (int y = y0; y < y0 + size; y++)

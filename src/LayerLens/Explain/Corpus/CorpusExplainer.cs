@@ -26,6 +26,7 @@ public static class CorpusExplainer
         var o = options;
         if (o.Layers.Count == 0) throw new LayerLensException("give at least one CAM layer", ErrorKind.Usage);
         if (o.BatchSize < 1) throw new LayerLensException("batch size must be at least 1", ErrorKind.Usage);
+        if (o.MaxAnalysisSide < 16) throw new LayerLensException("the analysis grid needs at least 16 pixels on its longer side", ErrorKind.Usage);
         var methods = CamMethodNames.ParseList(string.Join(",", o.Methods));
         var mods = ImageModification.ParseList(string.Join(",", o.Modifications));
         var classifier = o.Classifier;
@@ -77,6 +78,15 @@ public static class CorpusExplainer
                 var objects = o.Detector != null ? o.Detector.Detect(image, detOptions)
                     : o.Annotations != null && o.Annotations.TryGetValue(id, out var given) ? given.Where(d => d.Score >= o.MinDetectionScore).ToList()
                     : new List<DetectedObject>();
+                // The analysis grid: the original image, or a reduced copy for large photos.
+                double reduce = Math.Min(1.0, o.MaxAnalysisSide / (double)Math.Max(image.Width, image.Height));
+                int aw = reduce < 1 ? Math.Max(1, (int)Math.Round(image.Width * reduce)) : image.Width;
+                int ah = reduce < 1 ? Math.Max(1, (int)Math.Round(image.Height * reduce)) : image.Height;
+                float fx = (float)aw / image.Width, fy = (float)ah / image.Height;
+                var pl = placements[i];
+                var gridPlacement = new Zoo.InputPlacement(pl.ScaleX / fx, pl.ScaleY / fy, pl.PadX, pl.PadY, aw, ah);
+                var gridObjects = reduce < 1 ? objects.Select(d => d with { X0 = d.X0 * fx, Y0 = d.Y0 * fy, X1 = d.X1 * fx, Y1 = d.Y1 * fy }).ToList() : objects;
+                RgbImage? gridImage = null;
                 var stats = new Dictionary<CamMethod, BoxCamStats[]>();
                 var mapPaths = new Dictionary<string, string>();
                 var overlayPaths = new Dictionary<string, string>();
@@ -88,11 +98,12 @@ public static class CorpusExplainer
                     using (var t = torch.tensor(map, new long[] { h, w })) Npy.Write(mapPath, t);
                     mapPaths[name] = mapPath;
                     manifest.Add(id, name, System.IO.Path.GetRelativePath(dir, mapPath), h, w, labels[cams.TargetClass[i]], layerText);
-                    var original = BoxCam.ToOriginal(map, h, w, placements[i]);
-                    stats[m] = objects.Select(d => BoxCam.Measure(original, image.Width, image.Height, d, o.PointingTolerance)).ToArray();
+                    var original = BoxCam.ToOriginal(map, h, w, gridPlacement);
+                    stats[m] = gridObjects.Select(d => BoxCam.Measure(original, aw, ah, d, o.PointingTolerance * fx)).ToArray();
                     if (o.Overlays || results.Count < o.GalleryImages)
                     {
-                        var overlay = Overlay.Draw(Heat(image, original), objects, Math.Max(1, Math.Min(image.Width, image.Height) / 150));
+                        gridImage ??= reduce < 1 ? ImageEditor.Resize(image, aw, ah) : image;
+                        var overlay = Overlay.Draw(Heat(gridImage, original), gridObjects, Math.Max(1, Math.Min(aw, ah) / 150));
                         if (o.Overlays)
                         {
                             var op = System.IO.Path.Combine(dir, "overlays", $"{id}.{name}.png");

@@ -42,6 +42,12 @@ public sealed record CorpusRunOptions
     public int BootstrapResamples { get; init; } = 1000;
     /// <summary>Pixels by which a box is grown for the pointing game (Zhang et al. 2016 use 15).</summary>
     public double PointingTolerance { get; init; }
+    /// <summary>
+    /// Box measures and overlays are computed on the original image reduced to at most this many pixels on its longer
+    /// side (maps carried there through the same placement, boxes scaled alike), which bounds time and memory for large
+    /// photos; smaller images are measured at full size.
+    /// </summary>
+    public int MaxAnalysisSide { get; init; } = 1024;
     public CamScore Score { get; init; } = CamScore.Raw;
     public bool AugSmooth { get; init; }
     public bool EigenSmooth { get; init; }
