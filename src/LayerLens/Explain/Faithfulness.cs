@@ -82,7 +82,7 @@ public sealed class Faithfulness
         {
             var desc = Order(maps[i], descending: true);
             var asc = Order(maps[i], descending: false);
-            var imgs = new List<Tensor>();
+            var masks = new List<bool[]>();
             foreach (var order in new[] { desc, asc })
                 foreach (var f in fr)
                 {
@@ -90,9 +90,12 @@ public sealed class Faithfulness
                     Array.Fill(keep, true);
                     int removed = (int)(f * hw);
                     for (int j = 0; j < removed; j++) keep[order[j]] = false;
-                    imgs.Add(NoisyLinearImpute(x[i], keep, noise, gen));
+                    masks.Add(keep);
                 }
-            var s = Scores(stack(imgs), Enumerable.Repeat((long)targetClass[i], imgs.Count).ToArray());
+            using var inner = NewDisposeScope();
+            var keepT = tensor(masks.SelectMany(m => m).ToArray(), device: x.device).reshape(masks.Count, 1, h, w);
+            var imputed = ImputeBatch(x[i].unsqueeze(0).expand(masks.Count, -1, -1, -1), keepT, noise, gen);
+            var s = Scores(imputed, Enumerable.Repeat((long)targetClass[i], masks.Count).ToArray());
             results[i] = new RoadResult(fr, original[i], s.Take(fr.Length).ToArray(), s.Skip(fr.Length).ToArray());
         }
         return results;
@@ -106,29 +109,38 @@ public sealed class Faithfulness
     public static Tensor NoisyLinearImpute(Tensor image, bool[] keep, double noise = 0.01, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
-        long c = image.shape[0], h = image.shape[1], w = image.shape[2];
+        long h = image.shape[1], w = image.shape[2];
         if (keep.Length != h * w) throw new LayerLensException($"imputation mask has {keep.Length} entries, the image {h}×{w} pixels", ErrorKind.BadInput);
-        var x = image.to_type(ScalarType.Float64).unsqueeze(1);                           // [C, 1, H, W]
-        var known = tensor(keep.Select(k => k ? 1.0 : 0.0).ToArray(), dtype: ScalarType.Float64, device: image.device).reshape(1, 1, h, w);
+        var known = tensor(keep, device: image.device).reshape(1, 1, h, w);
+        return ImputeBatch(image.unsqueeze(0), known, noise, generator)[0].MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Noisy linear imputation of images [N, C, H, W] with masks [N, 1, H, W] (true = keep), all systems solved together.</summary>
+    public static Tensor ImputeBatch(Tensor images, Tensor keep, double noise = 0.01, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        long n = images.shape[0], c = images.shape[1], h = images.shape[2], w = images.shape[3];
+        var x = images.to_type(ScalarType.Float64).reshape(n * c, 1, h, w);
+        var known = keep.to_type(ScalarType.Float64).to(images.device).expand(n, c, h, w).reshape(n * c, 1, h, w);
         var unknown = known.neg().add(1);
-        if (unknown.sum().item<double>() == 0) return image.clone().MoveToOuterDisposeScope();
-        var kernel = tensor(new[] { 1 / 12.0, 1 / 6.0, 1 / 12.0, 1 / 6.0, 0, 1 / 6.0, 1 / 12.0, 1 / 6.0, 1 / 12.0 }, dtype: ScalarType.Float64, device: image.device).reshape(1, 1, 3, 3);
+        if (unknown.sum().item<double>() == 0) return images.clone().MoveToOuterDisposeScope();
+        var kernel = tensor(new[] { 1 / 12.0, 1 / 6.0, 1 / 12.0, 1 / 6.0, 0, 1 / 6.0, 1 / 12.0, 1 / 6.0, 1 / 12.0 }, dtype: ScalarType.Float64, device: images.device).reshape(1, 1, 3, 3);
         Tensor Neighbours(Tensor t) => F.conv2d(t, kernel, padding: new long[] { 1, 1 });
-        var s = Neighbours(ones(1, 1, h, w, dtype: ScalarType.Float64, device: image.device));   // weight of in-image neighbours
+        var s = Neighbours(ones(1, 1, h, w, dtype: ScalarType.Float64, device: images.device));  // weight of in-image neighbours
         Tensor Apply(Tensor u) => s.mul(u).sub(Neighbours(u)).mul(unknown);                      // u lives on unknown pixels
         var rhs = Neighbours(x.mul(known)).mul(unknown);
-        // Conjugate gradients, one system per channel (the matrix is symmetric positive definite when a pixel is known).
+        // Conjugate gradients, one system per image and channel (symmetric positive definite when a pixel is known).
         var u = zeros_like(rhs);
         var r = rhs.clone();
         var p = r.clone();
         var rr = r.pow(2).sum(new long[] { 1, 2, 3 }, keepdim: true);
-        double stop = Math.Max(1e-28, 1e-24 * rhs.pow(2).sum().item<double>());
-        for (int it = 0; it < 20 * (h * w) && rr.max().item<double>() > stop; it++)
+        var stop = rhs.pow(2).sum(new long[] { 1, 2, 3 }, keepdim: true).mul(1e-24).clamp_min(1e-28);
+        for (int it = 0; it < 20 * (h * w) && rr.gt(stop).any().item<bool>(); it++)
         {
             using var step = NewDisposeScope();
             var ap = Apply(p);
             var pap = p.mul(ap).sum(new long[] { 1, 2, 3 }, keepdim: true);
-            var alpha = where(pap.gt(0), rr.div(pap.clamp_min(1e-300)), zeros_like(pap));
+            var alpha = where(pap.gt(0).logical_and(rr.gt(stop)), rr.div(pap.clamp_min(1e-300)), zeros_like(pap));
             u.add_(alpha.mul(p));
             r.sub_(alpha.mul(ap));
             var rrNew = r.pow(2).sum(new long[] { 1, 2, 3 }, keepdim: true);
@@ -140,8 +152,8 @@ public sealed class Faithfulness
             oldRr.Dispose();
         }
         var filled = x.mul(known).add(u);
-        if (noise > 0) filled = filled.add(randn(filled.shape, dtype: ScalarType.Float64, device: image.device, generator: generator).mul(noise).mul(unknown));
-        return filled.squeeze(1).to(image.dtype).MoveToOuterDisposeScope();
+        if (noise > 0) filled = filled.add(randn(filled.shape, dtype: ScalarType.Float64, device: images.device, generator: generator).mul(noise).mul(unknown));
+        return filled.reshape(n, c, h, w).to(images.dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>Gaussian blur, 11 × 11, σ = 5, mirrored borders (as RISE's insertion baseline), of [B, C, H, W].</summary>

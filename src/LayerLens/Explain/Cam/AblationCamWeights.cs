@@ -26,6 +26,7 @@ public sealed class AblationCamWeights : ICamWeights
             s.cpu().data<double>().CopyTo(scores, (int)start);
         }
         var y = ctx.TargetScores.cpu().to_type(ScalarType.Float64).unsqueeze(1);
+        y = where(y.eq(0), full_like(y, 1e-12), y); // a zero score would divide by zero
         var weights = y.sub(tensor(scores, dtype: ScalarType.Float64).reshape(b, k)).div(y).to(a.dtype).to(a.device);
         return CamWeights.Scale(weights, a);
     }
