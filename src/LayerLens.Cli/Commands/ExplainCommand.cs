@@ -14,17 +14,18 @@ public static class ExplainCommand
 {
     public static Command Build()
     {
-        var model = new Argument<string>("model") { Description = "Classifier: zoo:NAME, or a model file with --labels and --preprocess." };
+        var model = new Argument<string>("model") { Description = "Classifier: zoo:NAME, or a model file with --labels (and --preset or a sidecar)." };
         var images = new Option<string>("--images") { Description = "Folder of images, or a manifest (one path per line, or id,path lines).", Required = true };
         var method = new Option<string>("--method", "-m") { Description = "CAM methods, comma-separated: cam, gradcam, gradcampp, xgradcam, hirescam, layercam, scorecam, ablationcam, eigencam, eigengradcam.", DefaultValueFactory = _ => "gradcam" };
         var layer = new Option<string>("--layer", "-l") { Description = "Target layer(s), comma-separated (see `layerlens layers MODEL`); several are averaged.", Required = true };
         var target = new Option<string>("--target") { Description = "Class explained: top1 (or topK), a class index or a class name.", DefaultValueFactory = _ => "top1" };
-        var detector = new Option<string?>("--detector") { Description = "Object detector (zoo:NAME) whose boxes are scored against the maps." };
+        var detector = new Option<string?>("--detector") { Description = "Object detector whose boxes are scored against the maps: zoo:NAME, or a model file with --detector-head and --detector-preprocess." };
         var modify = new Option<string?>("--modify") { Description = "Edits whose effect is measured: remove:CATEGORY[:grey|mean|noise|blur], paste:CATEGORY, grayscale, hflip, crop[:F], brightness[:F], contrast[:F], blur[:SIGMA], jpeg[:Q]." };
         var outDir = new Option<string>("--out", "-o") { Description = "Output folder (maps/, overlays/, images/, tables/, charts/, report.html, gallery.html).", Required = true };
         var minDet = new Option<double>("--min-detection-score") { Description = "Drop boxes scoring below this.", DefaultValueFactory = _ => 0.3 };
         var minConf = new Option<double>("--min-confidence") { Description = "Leave images whose top class scores below this out of the corpus tables.", DefaultValueFactory = _ => 0.0 };
         var minImp = new Option<double>("--min-importance") { Description = "Leave objects whose importance (mean CAM in the box) is below this out of the corpus tables.", DefaultValueFactory = _ => 0.0 };
+        var categories = new Option<string?>("--categories") { Description = "Object categories for the corpus tables, comma-separated (default: all found)." };
         var seed = new Option<int>("--seed") { Description = "Seed for permutations, bootstrap and noise fills.", DefaultValueFactory = _ => 0 };
         var permutations = new Option<int>("--permutations") { Description = "Permutations for the enrichment and agreement tests.", DefaultValueFactory = _ => 1000 };
         var batch = new Option<int>("--batch-size") { Description = "Images per CAM batch.", DefaultValueFactory = _ => 8 };
@@ -32,6 +33,9 @@ public static class ExplainCommand
         var augSmooth = new Option<bool>("--aug-smooth") { Description = "Average maps over horizontal flip × scales 0.9, 1, 1.1." };
         var eigenSmooth = new Option<bool>("--eigen-smooth") { Description = "Replace each map by the first principal component of the weighted activations." };
         var noOverlays = new Option<bool>("--no-overlays") { Description = "Do not write an overlay PNG per image and method." };
+        var detHead = new Option<string?>("--detector-head") { Description = $"Output decoder of a --detector that is not in the zoo: {string.Join(", ", DetectionHeads.Names)}." };
+        var detPreprocess = new Option<string?>("--detector-preprocess") { Description = "Preprocessing preset of a --detector that is not in the zoo (default: its sidecar MODEL.layerlens.json, else imagenet)." };
+        var detLabels = new Option<string?>("--detector-labels") { Description = "Label set or file of a --detector that is not in the zoo (default coco80)." };
         var labels = new Option<string?>("--labels") { Description = "Label set (emotion7, coco80) or label file (default: the zoo entry's)." };
         var output = new Option<string?>("--output") { Description = "Model output holding the class scores (default: the first)." };
         var pre = PreprocessingOptions.Create("the zoo entry's, else the model's sidecar, else imagenet");
@@ -44,7 +48,7 @@ public static class ExplainCommand
             "report.html and gallery.html.\n\n" +
             "Example:\n" +
             "  layerlens explain zoo:emotion --images photos/ --method gradcam,gradcampp --layer conv2d_5 --detector zoo:nanodet --modify remove:person,grayscale --out expl")
-        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, labels, output, device };
+        { model, images, method, layer, target, detector, modify, outDir, minDet, minConf, minImp, categories, seed, permutations, batch, softmax, augSmooth, eigenSmooth, noOverlays, detHead, detPreprocess, detLabels, labels, output, device };
         pre.AddTo(cmd);
         cmd.SetAction(parse => CommonOptions.Guard(parse, () =>
         {
@@ -74,7 +78,14 @@ public static class ExplainCommand
                     {
                         var (dg, dentry) = ImageSetOptions.LoadModel(dspec, dev);
                         detGraph = dg;
-                        det = ObjectDetector.ForZoo(dg, dentry ?? throw new LayerLensException($"--detector '{dspec}': give a zoo detector (zoo:NAME)", ErrorKind.Usage));
+                        if (dentry != null) det = ObjectDetector.ForZoo(dg, dentry);
+                        else
+                        {
+                            var dpre = parse.GetValue(detPreprocess) is { } dp ? PreprocessingSpec.FromPreset(dp) : PreprocessingSpec.Resolve(dspec);
+                            var dhead = DetectionHeads.Get(parse.GetValue(detHead)
+                                ?? throw new LayerLensException($"--detector '{dspec}' is not in the zoo: give --detector-head", ErrorKind.Usage));
+                            det = new ObjectDetector(dg, dpre, dhead, LabelSet.Load(parse.GetValue(detLabels) ?? "coco80"));
+                        }
                     }
                     var stdout = parse.InvocationConfiguration.Output;
                     var summary = CliProgress.Run(stdout, progress => CorpusExplainer.Run(new CorpusRunOptions
@@ -90,6 +101,7 @@ public static class ExplainCommand
                         MinDetectionScore = parse.GetValue(minDet),
                         MinClassConfidence = parse.GetValue(minConf),
                         MinImportance = parse.GetValue(minImp),
+                        Categories = parse.GetValue(categories)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                         Seed = parse.GetValue(seed),
                         Permutations = parse.GetValue(permutations),
                         BatchSize = parse.GetValue(batch),

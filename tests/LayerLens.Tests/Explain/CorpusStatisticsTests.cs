@@ -221,4 +221,42 @@ public class CorpusStatisticsTests
         Assert.Equal(new[] { 0f, 1, 3, 4 }, up.Take(4).ToArray());
         Assert.Equal(new[] { 2f, 3, 5, 6 }, up.Skip(4).Take(4).ToArray());
     }
+
+    [Fact]
+    public void Permutation_results_depend_only_on_the_seed()
+    {
+        var m = CorpusStatistics.Presence(Corpus, Classes, Filter);
+        var a = CorpusStatistics.ClassCategoryTable(m, permutations: 50, seed: 9);
+        var b = CorpusStatistics.ClassCategoryTable(m, permutations: 50, seed: 9);
+        var c = CorpusStatistics.ClassCategoryTable(m, permutations: 50, seed: 10);
+        Assert.Equal(a.Select(r => r.PValue), b.Select(r => r.PValue));
+        Assert.NotEqual(a.Select(r => r.PValue), c.Select(r => r.PValue));
+        Assert.Equal(CorpusExplainer.MixSeed(1, "img", "remove:person:noise"), CorpusExplainer.MixSeed(1, "img", "remove:person:noise"));
+        Assert.NotEqual(CorpusExplainer.MixSeed(1, "img", "remove:person:noise"), CorpusExplainer.MixSeed(2, "img", "remove:person:noise"));
+    }
+
+    [Fact]
+    public void Image_lists_come_from_a_folder_a_manifest_or_paths_with_unique_file_safe_ids()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "layerlens-corpus-list-" + Guid.NewGuid().ToString("N")[..8]);
+        var sub = Path.Combine(dir, "sub");
+        Directory.CreateDirectory(sub);
+        try
+        {
+            var png = LayerLens.Images.ImageEncoder.Encode(new LayerLens.Images.RgbImage(2, 2, new byte[12]), LayerLens.Images.ImageFormat.Png);
+            foreach (var f in new[] { "b.png", "a b.png", "notes.txt" }) File.WriteAllBytes(Path.Combine(dir, f), png);
+            File.WriteAllBytes(Path.Combine(sub, "b.png"), png);
+            Assert.Equal(new[] { "a_b", "b" }, CorpusImages.Resolve(new[] { dir }).Select(i => i.Id));
+            var manifest = Path.Combine(dir, "list.csv");
+            File.WriteAllLines(manifest, new[] { "id,path", "# comment", "x,b.png", "sub/b.png", "b.png" });
+            var listed = CorpusImages.Resolve(new[] { manifest });
+            Assert.Equal(new[] { "x", "b", "b_2" }, listed.Select(i => i.Id));
+            Assert.Equal(Path.Combine(sub, "b.png"), listed[1].Path);
+            Assert.Equal(new[] { "b", "b_2" }, CorpusImages.Resolve(new[] { Path.Combine(dir, "b.png"), Path.Combine(sub, "b.png") }).Select(i => i.Id));
+            File.WriteAllLines(manifest, new[] { "missing.png" });
+            Assert.Contains("list.csv:1", Assert.Throws<LayerLensException>(() => CorpusImages.Resolve(new[] { manifest })).Message);
+            Assert.Equal(ErrorKind.BadInput, Assert.Throws<LayerLensException>(() => CorpusImages.Resolve(new[] { sub + "-none" })).Kind);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

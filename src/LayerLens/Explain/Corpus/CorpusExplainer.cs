@@ -26,6 +26,7 @@ public static class CorpusExplainer
         var o = options;
         if (o.Layers.Count == 0) throw new LayerLensException("give at least one CAM layer", ErrorKind.Usage);
         if (o.BatchSize < 1) throw new LayerLensException("batch size must be at least 1", ErrorKind.Usage);
+        if (o.MaxAnalysisSide < 16) throw new LayerLensException("the analysis grid needs at least 16 pixels on its longer side", ErrorKind.Usage);
         var methods = CamMethodNames.ParseList(string.Join(",", o.Methods));
         var mods = ImageModification.ParseList(string.Join(",", o.Modifications));
         var classifier = o.Classifier;
@@ -46,6 +47,7 @@ public static class CorpusExplainer
             ("height", ColumnKind.Integer), ("width", ColumnKind.Integer), ("target_class", ColumnKind.Text), ("layers", ColumnKind.Text));
         string layerText = string.Join("+", o.Layers);
 
+        progress?.Report(new WorkProgress("explain", 0, list.Count, "images"));
         for (int start = 0; start < list.Count; start += o.BatchSize)
         {
             ct.ThrowIfCancellationRequested();
@@ -76,6 +78,15 @@ public static class CorpusExplainer
                 var objects = o.Detector != null ? o.Detector.Detect(image, detOptions)
                     : o.Annotations != null && o.Annotations.TryGetValue(id, out var given) ? given.Where(d => d.Score >= o.MinDetectionScore).ToList()
                     : new List<DetectedObject>();
+                // The analysis grid: the original image, or a reduced copy for large photos.
+                double reduce = Math.Min(1.0, o.MaxAnalysisSide / (double)Math.Max(image.Width, image.Height));
+                int aw = reduce < 1 ? Math.Max(1, (int)Math.Round(image.Width * reduce)) : image.Width;
+                int ah = reduce < 1 ? Math.Max(1, (int)Math.Round(image.Height * reduce)) : image.Height;
+                float fx = (float)aw / image.Width, fy = (float)ah / image.Height;
+                var pl = placements[i];
+                var gridPlacement = new Zoo.InputPlacement(pl.ScaleX / fx, pl.ScaleY / fy, pl.PadX, pl.PadY, aw, ah);
+                var gridObjects = reduce < 1 ? objects.Select(d => d with { X0 = d.X0 * fx, Y0 = d.Y0 * fy, X1 = d.X1 * fx, Y1 = d.Y1 * fy }).ToList() : objects;
+                RgbImage? gridImage = null;
                 var stats = new Dictionary<CamMethod, BoxCamStats[]>();
                 var mapPaths = new Dictionary<string, string>();
                 var overlayPaths = new Dictionary<string, string>();
@@ -87,11 +98,12 @@ public static class CorpusExplainer
                     using (var t = torch.tensor(map, new long[] { h, w })) Npy.Write(mapPath, t);
                     mapPaths[name] = mapPath;
                     manifest.Add(id, name, System.IO.Path.GetRelativePath(dir, mapPath), h, w, labels[cams.TargetClass[i]], layerText);
-                    var original = BoxCam.ToOriginal(map, h, w, placements[i]);
-                    stats[m] = objects.Select(d => BoxCam.Measure(original, image.Width, image.Height, d, o.PointingTolerance)).ToArray();
+                    var original = BoxCam.ToOriginal(map, h, w, gridPlacement);
+                    stats[m] = gridObjects.Select(d => BoxCam.Measure(original, aw, ah, d, o.PointingTolerance * fx)).ToArray();
                     if (o.Overlays || results.Count < o.GalleryImages)
                     {
-                        var overlay = Overlay.Draw(Heat(image, original), objects, Math.Max(1, Math.Min(image.Width, image.Height) / 150));
+                        gridImage ??= reduce < 1 ? ImageEditor.Resize(image, aw, ah) : image;
+                        var overlay = Overlay.Draw(Heat(gridImage, original), gridObjects, Math.Max(1, Math.Min(aw, ah) / 150));
                         if (o.Overlays)
                         {
                             var op = System.IO.Path.Combine(dir, "overlays", $"{id}.{name}.png");
@@ -106,7 +118,7 @@ public static class CorpusExplainer
                 var rec = new ImageRecord(id, path, image.Width, image.Height, probs, top, cams.TargetClass[i], objects, stats);
                 records.Add(rec);
                 var jsonPath = System.IO.Path.Combine(dir, "images", id + ".json");
-                AtomicFile.WriteAllText(jsonPath, ImageJson(rec, labels, methods, mapPaths, dir));
+                WriteReplacing(jsonPath, ImageJson(rec, labels, methods, mapPaths, dir));
                 results.Add(new CorpusImageResult(id, path, labels[top], probs[top], labels[cams.TargetClass[i]], objects.Count, jsonPath, mapPaths, overlayPaths));
             }
             progress?.Report(new WorkProgress("explain", Math.Min(start + batch.Count, list.Count), list.Count, "images", batch[^1].Id));
@@ -119,7 +131,7 @@ public static class CorpusExplainer
         var filter = new CorpusFilter(o.MinClassConfidence, o.MinDetectionScore, o.MinImportance);
         var obsByMethod = methods.ToDictionary(m => m, m => (IReadOnlyList<ImageObservation>)records.Select(r => new ImageObservation(r.Id, r.Top, r.Probabilities[r.Top],
             r.Objects.Select((d, j) => new ObjectObservation(d.Label, d.Score, r.Stats[m][j].Importance)).ToList())).ToList());
-        var categories = methods.SelectMany(m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter).Categories)
+        var categories = o.Categories?.Distinct().ToList() ?? methods.SelectMany(m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter).Categories)
             .Distinct().OrderBy(c => c, StringComparer.Ordinal).ToList();
         var presence = methods.ToDictionary(m => m, m => CorpusStatistics.Presence(obsByMethod[m], labels.Names, filter, categories));
         var anyPresence = presence[methods[0]];
@@ -228,12 +240,13 @@ public static class CorpusExplainer
             var outcomes = mods.ToDictionary(m => m.Name, _ => new List<ModificationOutcome>());
             outcomeTable = new TidyTable(("id", ColumnKind.Text), ("modification", ColumnKind.Text), ("original_class", ColumnKind.Text), ("modified_class", ColumnKind.Text),
                 ("changed", ColumnKind.Integer), ("probability_change", ColumnKind.Number), ("kl_divergence", ColumnKind.Number));
+            progress?.Report(new WorkProgress("modify", 0, records.Count, "images"));
             for (int n = 0; n < records.Count; n++)
             {
                 ct.ThrowIfCancellationRequested();
                 var r = records[n];
                 var image = ImageDecoder.Decode(r.Path);
-                var before = classifier.Probabilities(image);
+                var before = r.Probabilities;   // the CAM engine's forward pass on the unedited input
                 foreach (var m in mods)
                 {
                     int seed = MixSeed(o.Seed, r.Id, m.Name);
@@ -296,6 +309,7 @@ public static class CorpusExplainer
             ("detector", o.Detector?.Graph.Name ?? (o.Annotations != null ? "annotations" : "none")),
             ("images", records.Count.ToString(CultureInfo.InvariantCulture)), ("images kept (confidence ≥ " + F(o.MinClassConfidence) + ")", anyPresence.Count.ToString(CultureInfo.InvariantCulture)),
             ("filters", $"detection score ≥ {F(o.MinDetectionScore)}, importance ≥ {F(o.MinImportance)}"),
+            ("categories", o.Categories != null ? string.Join(", ", o.Categories) : "all found"),
             ("seed", o.Seed.ToString(CultureInfo.InvariantCulture)), ("permutations", o.Permutations.ToString(CultureInfo.InvariantCulture)),
         });
         rep.Section("Class × object category").Paragraph("Each category counted once per image. Enrichment = count / (class images · category images / images); p: two-sided permutation test shuffling the classes over images.");
@@ -321,9 +335,21 @@ public static class CorpusExplainer
             OutputDir = dir, ReportPath = reportPath, GalleryPath = galleryPath, MapsManifestPath = manifestPath,
             ImagesTablePath = imagesPath, ObjectsTablePath = objectsPath, ClassCategoryTablePath = ccPath, AssociationTablePath = assocPath,
             AgreementTablePath = agreePath, PointingTablePath = pointPath, ModificationsTablePath = modPath, ModificationOutcomesTablePath = outcomePath,
-            Tables = tables, Charts = charts, Methods = methods.Select(CamMethodNames.Name).ToList(), ImageCount = records.Count,
+            Tables = tables, Charts = charts, ChartPaths = chartPaths, Methods = methods.Select(CamMethodNames.Name).ToList(), ImageCount = records.Count,
             ImagesKept = anyPresence.Count, Seed = o.Seed, Images = results, ClassCategory = allCells, Agreements = agreements, ModificationEffects = effects,
         };
+    }
+
+    /// <summary>
+    /// Per-image files: a temporary sibling renamed into place (a killed run leaves the old file or the new one, as
+    /// Npy.Write and ImageEncoder.Save do) without AtomicFile's flush to disk, which costs milliseconds per file and
+    /// dominated runs over 10,000 images.
+    /// </summary>
+    static void WriteReplacing(string path, string text)
+    {
+        var tmp = path + $".{Environment.ProcessId}.tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
     }
 
     static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);

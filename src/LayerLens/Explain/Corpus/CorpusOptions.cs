@@ -29,6 +29,11 @@ public sealed record CorpusRunOptions
     public double MinClassConfidence { get; init; }
     /// <summary>Objects whose importance (mean CAM in the box) is below this are left out of the corpus tables.</summary>
     public double MinImportance { get; init; }
+    /// <summary>
+    /// Object categories that enter the corpus tables and association matrices (EmoCAM selects person, face parts, clothing,
+    /// animals, ...); null = every category found. Per-box results (objects table, JSON) keep all boxes.
+    /// </summary>
+    public IReadOnlyList<string>? Categories { get; init; }
     /// <summary>Seed of every random choice (permutations, bootstrap, noise fill); recorded in the outputs.</summary>
     public int Seed { get; init; }
     /// <summary>Images per CAM batch.</summary>
@@ -37,6 +42,12 @@ public sealed record CorpusRunOptions
     public int BootstrapResamples { get; init; } = 1000;
     /// <summary>Pixels by which a box is grown for the pointing game (Zhang et al. 2016 use 15).</summary>
     public double PointingTolerance { get; init; }
+    /// <summary>
+    /// Box measures and overlays are computed on the original image reduced to at most this many pixels on its longer
+    /// side (maps carried there through the same placement, boxes scaled alike), which bounds time and memory for large
+    /// photos; smaller images are measured at full size.
+    /// </summary>
+    public int MaxAnalysisSide { get; init; } = 1024;
     public CamScore Score { get; init; } = CamScore.Raw;
     public bool AugSmooth { get; init; }
     public bool EigenSmooth { get; init; }
@@ -84,6 +95,8 @@ public sealed record CorpusSummary
     public required IReadOnlyDictionary<string, string> Tables { get; init; }
     /// <summary>Association heat maps (per method and measure), the method-agreement matrices, the modification chart.</summary>
     public required IReadOnlyList<ChartImage> Charts { get; init; }
+    /// <summary>Where each of <see cref="Charts"/> was saved (PNG; the SVG sits beside it), in the same order.</summary>
+    public required IReadOnlyList<string> ChartPaths { get; init; }
     public required IReadOnlyList<string> Methods { get; init; }
     public required int ImageCount { get; init; }
     /// <summary>Images that passed the class-confidence filter.</summary>
