@@ -215,11 +215,19 @@ public sealed record SweepConfig
                 else
                 {
                     var pm = Map(pn, "preprocessing");
-                    var options = pm.Children.Select(kv => new KeyValuePair<string, string>(Scalar(kv.Key, "preprocessing key"), ScalarOrList(kv.Value))).ToList();
-                    var mean = options.FirstOrDefault(o => o.Key == "mean-image" || o.Key == "mean_image");
-                    if (mean.Key != null && !Path.IsPathRooted(mean.Value) && mean.Value != "none")
-                        options[options.IndexOf(mean)] = new(mean.Key, Path.GetFullPath(Path.Combine(baseDir, mean.Value)));
-                    pre = Wrap(pn, () => pre.With(options, "preprocessing"));
+                    // The preset first (it starts over), then each option, so an error points at its own line.
+                    var entries = pm.Children.OrderBy(kv => Scalar(kv.Key, "preprocessing key") == "preset" ? 0 : 1).ToList();
+                    foreach (var (k, v) in entries)
+                    {
+                        var key = Scalar(k, "preprocessing key");
+                        var value = ScalarOrList(v);
+                        if ((key is "mean-image" or "mean_image") && value != "none" && !Path.IsPathRooted(value))
+                            value = Path.GetFullPath(Path.Combine(baseDir, value));
+                        var before = pre;
+                        pre = Wrap(k, () => before.With(key, value, "preprocessing"));
+                    }
+                    var done = pre;
+                    pre = Wrap(pn, () => done.Validate("preprocessing"));
                 }
             }
             var layers = Str(m, "layers", "all")!;
