@@ -41,6 +41,9 @@ public static class SweepRunner
         var output = Path.GetFullPath(outDir);
         var state = Path.Combine(output, StateDir);
         Directory.CreateDirectory(state);
+        // A unit killed while being written leaves only its temporary file (AtomicFile renames on completion).
+        var unitsDir = Path.Combine(state, "units");
+        if (Directory.Exists(unitsDir)) foreach (var tmp in Directory.GetFiles(unitsDir, "*.tmp")) File.Delete(tmp);
         var dataset = ImageDataset.Open(config.Images.Path, config.Images.Root);
         var rows = new List<SweepRow>();
         var penultimate = new Dictionary<string, string?>(StringComparer.Ordinal);
