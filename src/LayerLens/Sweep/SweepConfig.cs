@@ -21,6 +21,10 @@ public sealed record SweepModel
     public string Reducer { get; init; } = "gap";
     public required PreprocessingSpec Preprocessing { get; init; }
     public int BatchSize { get; init; } = 32;
+    /// <summary>Reference images a pca:D reducer is fitted on (Brain-Score fits its PCA on 1000 ImageNet validation images).</summary>
+    public SweepImages? PcaReference { get; init; }
+    /// <summary>Use only the first N reference images (0: all).</summary>
+    public int PcaReferenceCount { get; init; }
     /// <summary>Line of the entry in the config file.</summary>
     public int Line { get; init; }
 }
@@ -144,7 +148,7 @@ public sealed record SweepConfig
             new($"{source}:{node.Start.Line}: {message}", ErrorKind.BadInput);
 
         static readonly string[] TopKeys = { "seed", "threads", "images", "models", "targets", "analysis", "finetune" };
-        static readonly string[] ModelKeys = { "name", "model", "path", "layers", "reducer", "preprocessing", "batch" };
+        static readonly string[] ModelKeys = { "name", "model", "path", "layers", "reducer", "preprocessing", "batch", "pca_reference", "pca_reference_count" };
         static readonly string[] ScoreKeys = { "name", "scores", "id_column", "column", "readout", "cv", "drop_missing", "permutations" };
         static readonly string[] NeuralKeys = { "name", "neural", "region", "metric", "splits" };
         static readonly string[] AnalysisKeys = { "accuracy", "brain", "bootstrap", "permutations", "confidence" };
@@ -238,6 +242,8 @@ public sealed record SweepConfig
             {
                 Name = Str(m, "name", null) ?? DefaultName(resolved), Spec = resolved, Layers = layers, Reducer = reducer,
                 Preprocessing = pre, BatchSize = Int(m, "batch", 32, min: 1), Line = (int)m.Start.Line,
+                PcaReference = Optional(m, "pca_reference") is { } pr ? ImagesOf(pr, "pca_reference") : null,
+                PcaReferenceCount = Int(m, "pca_reference_count", 0, min: 0),
             };
         }
 

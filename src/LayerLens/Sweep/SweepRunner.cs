@@ -146,10 +146,16 @@ public static class SweepRunner
         var selector = model.Layers;
         var selected = Wrap(config, model.Line, () => LayerSelector.Parse(selector).Select(graph.Layers));
         if (pen != null && !selected.Any(l => l.Name == pen) && pen.IndexOfAny(new[] { ',', '*', '?' }) < 0) selector += "," + pen;
+        ImageDataset? reference = null;
+        if (model.PcaReference is { } pr)
+        {
+            reference = Wrap(config, model.Line, () => ImageDataset.Open(pr.Path, pr.Root));
+            if (model.PcaReferenceCount > 0) reference = reference.Take(model.PcaReferenceCount);
+        }
         var options = new ExtractionOptions
         {
             LayerSelector = selector, Reducer = model.Reducer, Seed = config.Seed, BatchSize = model.BatchSize, Threads = config.Threads,
-            Preprocessing = model.Preprocessing,
+            Preprocessing = model.Preprocessing, PcaReference = reference,
         };
         var adapter = progress == null ? null : new SyncProgress<ExtractionProgress>(p =>
             progress.Report(new WorkProgress("extract", p.Done, p.Total, "images", model.Name)));
@@ -175,6 +181,9 @@ public static class SweepRunner
         if (p.Seed != options.Seed) return "seed";
         if (!p.Layers.SequenceEqual(layers)) return "layers";
         if (p.IdsSha256 != FeatureProvenance.Sha256Hex(dataset.Items.Select(i => i.Id))) return "images";
+        var reference = options.PcaReference != null && FeatureReducer.Parse(options.Reducer, options.Seed).NeedsFit
+            ? FeatureProvenance.Sha256Hex(options.PcaReference.Items.Select(i => i.Id)) : "";
+        if (p.PcaReferenceIdsSha256 != reference) return "PCA reference images";
         return null;
     }
 
