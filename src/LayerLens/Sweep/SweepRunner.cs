@@ -225,7 +225,7 @@ public static class SweepRunner
                 {
                     ct.ThrowIfCancellationRequested();
                     var layer = src.Layers[li];
-                    progress?.Report(new WorkProgress("layers", li, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
+                    progress?.Report(new WorkProgress("layers", li + 1, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
                     using var scope = NewDisposeScope();
                     var X = src.Read(layer.Name).index_select(0, idx);
                     var metrics = CrossValidatedReadout.Run(X, table.Values, folds, kind, what: $"{model.Name} layer {layer.Name}, target {target.Name}");
@@ -255,7 +255,7 @@ public static class SweepRunner
                     {
                         ct.ThrowIfCancellationRequested();
                         var layer = src.Layers[li];
-                        progress?.Report(new WorkProgress("layers", li, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
+                        progress?.Report(new WorkProgress("layers", li + 1, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
                         using var scope = NewDisposeScope();
                         var X = src.Read(layer.Name);
                         var score = Wrap(config, target.Line, () => Neural(n, X, src.Ids, assembly, config.Seed));
