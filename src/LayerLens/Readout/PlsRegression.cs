@@ -20,27 +20,39 @@ public static class PlsRegression
             throw new LayerLensException($"{what}: {components} components need at least that many samples and features (have {n} samples, {d} features)", ErrorKind.BadInput);
         var xMean = X.mean(new long[] { 0 });
         var yMean = Y.mean(new long[] { 0 });
-        var Xk = X - xMean;
+        var X0 = X - xMean;
         var Yk = Y - yMean;
-        var W = new List<Tensor>(); var P = new List<Tensor>(); var Q = new List<Tensor>();
+        // The deflated X is never formed: Xk = X0 − Σ xs_j xl_jᵀ is applied through the scores and loadings found so
+        // far, and the cross-product C = XkᵀYk [d, t] follows deflation by a rank-one update (C −= ss·xl ylᵀ).
+        var C = X0.T.mm(Yk);
+        var W = new List<Tensor>(); var P = new List<Tensor>(); var Q = new List<Tensor>(); var S = new List<Tensor>();
+        Tensor? scores = null, loadings = null; // [n, k] and [d, k] of the components so far
         const double eps = 2.220446049250313e-16;
         for (int k = 0; k < components; k++)
         {
             var mask = (Yk.abs() < 10 * eps).all(0);
-            if (mask.any().ToBoolean()) Yk = Yk.masked_fill(mask.unsqueeze(0), 0.0);
-            var w = PowerMethod(Xk, Yk, eps);
-            if (w is null) break; // Y residual is constant: scikit-learn stops adding components here too
-            var (xw, yw) = w.Value;
+            if (mask.any().ToBoolean())
+            {
+                Yk = Yk.masked_fill(mask.unsqueeze(0), 0.0);
+                C = C.masked_fill(mask.unsqueeze(0), 0.0);
+            }
+            Tensor XkMv(Tensor v) => scores is null ? X0.mv(v) : X0.mv(v) - scores.mv(loadings!.T.mv(v));
+            var xw0 = PowerMethod(Yk, C, eps);
+            if (xw0 is null) break; // Y residual is constant: scikit-learn stops adding components here too
+            var xw = xw0;
+            var xsRaw = XkMv(xw);
+            var yw = C.T.mv(xw) / xsRaw.dot(xsRaw);
             // svd_flip_1d: the largest-magnitude x weight is made positive.
             var sign = xw[xw.abs().argmax()].sign();
             xw = xw * sign; yw = yw * sign;
-            var xs = Xk.mv(xw);
+            var xs = xsRaw * sign;
             var ss = xs.dot(xs);
-            var xl = Xk.T.mv(xs) / ss;
-            Xk = Xk - outer(xs, xl);
+            var xl = (scores is null ? X0.T.mv(xs) : X0.T.mv(xs) - loadings!.mv(scores.T.mv(xs))) / ss;
             var yl = Yk.T.mv(xs) / ss;
             Yk = Yk - outer(xs, yl);
-            W.Add(xw); P.Add(xl); Q.Add(yl);
+            C = C - outer(xl, yl) * ss;
+            W.Add(xw); P.Add(xl); Q.Add(yl); S.Add(xs);
+            scores = stack(S, 1); loadings = stack(P, 1);
         }
         var Wm = stack(W, 1); var Pm = stack(P, 1); var Qm = stack(Q, 1);
         var rotations = Wm.mm(linalg.pinv(Pm.T.mm(Wm)));
@@ -48,31 +60,53 @@ public static class PlsRegression
         return new PlsModel(coef.MoveToOuterDisposeScope(), xMean.MoveToOuterDisposeScope(), yMean.MoveToOuterDisposeScope(), W.Count);
     }
 
-    static (Tensor, Tensor)? PowerMethod(Tensor X, Tensor Y, double eps, int maxIter = 500, double tol = 1e-6)
+    /// <summary>
+    /// The x weights of scikit-learn's _get_first_singular_vectors_power_method on (Xk, Yk). Its iterates are, up to
+    /// positive scale factors, x_i ∝ C (CᵀC)^i e_j (e_j: the first column of Yk with a non-zero entry), and it stops
+    /// when two consecutive unit x weights differ by less than tol in squared norm (or after 500 iterations; at once
+    /// for one target). The same sequence is run here in the smaller of the two spaces — t-space with K = CᵀC, or
+    /// d-space with M = CCᵀ — so an iteration costs t² or d² instead of two passes over the n × d data; the
+    /// distance of consecutive unit weights is 2 − 2·cos, with the cosine from K when iterating in t-space.
+    /// </summary>
+    static Tensor? PowerMethod(Tensor Y, Tensor C, double eps, int maxIter = 500, double tol = 1e-6)
     {
-        long t = Y.shape[1];
-        var colHas = (Y.abs() > eps).any(0);
-        var first = nonzero(colHas);
+        long d = C.shape[0], t = C.shape[1];
+        var first = nonzero((Y.abs() > eps).any(0));
         if (first.shape[0] == 0) return null;
-        var yScore = Y[TensorIndex.Colon, TensorIndex.Single(first[0, 0].ToInt64())];
-        Tensor? old = null;
-        Tensor xw = null!, yw = null!;
-        for (int i = 0; i < maxIter; i++)
+        var c0 = C.select(1, first[0, 0].ToInt64());
+        Tensor Unit(Tensor v) => v / (v.dot(v).sqrt() + eps);
+        if (t == 1) return Unit(c0);
+        if (t <= d)
         {
-            xw = X.T.mv(yScore) / yScore.dot(yScore);
-            xw = xw / (xw.dot(xw).sqrt() + eps);
-            var xScore = X.mv(xw);
-            yw = Y.T.mv(xScore) / xScore.dot(xScore);
-            yScore = Y.mv(yw) / (yw.dot(yw) + eps);
-            if (t == 1) break;
-            if (old is not null)
+            var K = C.T.mm(C);
+            var a = zeros(t, dtype: ScalarType.Float64);
+            a[first[0, 0].ToInt64()] = 1.0;
+            var Ka = K.mv(a);
+            double qa = a.dot(Ka).ToDouble();
+            for (int i = 1; i < maxIter; i++)
             {
-                var diff = xw - old;
+                var next = Ka / Ka.dot(Ka).sqrt();
+                var Knext = K.mv(next);
+                double qn = next.dot(Knext).ToDouble();
+                double cos = next.dot(Ka).ToDouble() / Math.Sqrt(qn * qa);
+                a = next; Ka = Knext; qa = qn;
+                if (2 - 2 * cos < tol) break;
+            }
+            return Unit(C.mv(a));
+        }
+        else
+        {
+            var M = C.mm(C.T);
+            var u = Unit(c0);
+            for (int i = 1; i < maxIter; i++)
+            {
+                var next = Unit(M.mv(u));
+                var diff = next - u;
+                u = next;
                 if (diff.dot(diff).ToDouble() < tol) break;
             }
-            old = xw;
+            return u;
         }
-        return (xw, yw);
     }
 }
 

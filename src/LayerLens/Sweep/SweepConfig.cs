@@ -21,6 +21,10 @@ public sealed record SweepModel
     public string Reducer { get; init; } = "gap";
     public required PreprocessingSpec Preprocessing { get; init; }
     public int BatchSize { get; init; } = 32;
+    /// <summary>Reference images a pca:D reducer is fitted on (Brain-Score fits its PCA on 1000 ImageNet validation images).</summary>
+    public SweepImages? PcaReference { get; init; }
+    /// <summary>Use only the first N reference images (0: all).</summary>
+    public int PcaReferenceCount { get; init; }
     /// <summary>Line of the entry in the config file.</summary>
     public int Line { get; init; }
 }
@@ -144,7 +148,7 @@ public sealed record SweepConfig
             new($"{source}:{node.Start.Line}: {message}", ErrorKind.BadInput);
 
         static readonly string[] TopKeys = { "seed", "threads", "images", "models", "targets", "analysis", "finetune" };
-        static readonly string[] ModelKeys = { "name", "model", "path", "layers", "reducer", "preprocessing", "batch" };
+        static readonly string[] ModelKeys = { "name", "model", "path", "layers", "reducer", "preprocessing", "batch", "pca_reference", "pca_reference_count" };
         static readonly string[] ScoreKeys = { "name", "scores", "id_column", "column", "readout", "cv", "drop_missing", "permutations" };
         static readonly string[] NeuralKeys = { "name", "neural", "region", "metric", "splits" };
         static readonly string[] AnalysisKeys = { "accuracy", "brain", "bootstrap", "permutations", "confidence" };
@@ -215,11 +219,19 @@ public sealed record SweepConfig
                 else
                 {
                     var pm = Map(pn, "preprocessing");
-                    var options = pm.Children.Select(kv => new KeyValuePair<string, string>(Scalar(kv.Key, "preprocessing key"), ScalarOrList(kv.Value))).ToList();
-                    var mean = options.FirstOrDefault(o => o.Key == "mean-image" || o.Key == "mean_image");
-                    if (mean.Key != null && !Path.IsPathRooted(mean.Value) && mean.Value != "none")
-                        options[options.IndexOf(mean)] = new(mean.Key, Path.GetFullPath(Path.Combine(baseDir, mean.Value)));
-                    pre = Wrap(pn, () => pre.With(options, "preprocessing"));
+                    // The preset first (it starts over), then each option, so an error points at its own line.
+                    var entries = pm.Children.OrderBy(kv => Scalar(kv.Key, "preprocessing key") == "preset" ? 0 : 1).ToList();
+                    foreach (var (k, v) in entries)
+                    {
+                        var key = Scalar(k, "preprocessing key");
+                        var value = ScalarOrList(v);
+                        if ((key is "mean-image" or "mean_image") && value != "none" && !Path.IsPathRooted(value))
+                            value = Path.GetFullPath(Path.Combine(baseDir, value));
+                        var before = pre;
+                        pre = Wrap(k, () => before.With(key, value, "preprocessing"));
+                    }
+                    var done = pre;
+                    pre = Wrap(pn, () => done.Validate("preprocessing"));
                 }
             }
             var layers = Str(m, "layers", "all")!;
@@ -230,6 +242,8 @@ public sealed record SweepConfig
             {
                 Name = Str(m, "name", null) ?? DefaultName(resolved), Spec = resolved, Layers = layers, Reducer = reducer,
                 Preprocessing = pre, BatchSize = Int(m, "batch", 32, min: 1), Line = (int)m.Start.Line,
+                PcaReference = Optional(m, "pca_reference") is { } pr ? ImagesOf(pr, "pca_reference") : null,
+                PcaReferenceCount = Int(m, "pca_reference_count", 0, min: 0),
             };
         }
 

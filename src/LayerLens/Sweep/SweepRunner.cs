@@ -41,6 +41,9 @@ public static class SweepRunner
         var output = Path.GetFullPath(outDir);
         var state = Path.Combine(output, StateDir);
         Directory.CreateDirectory(state);
+        // A unit killed while being written leaves only its temporary file (AtomicFile renames on completion).
+        var unitsDir = Path.Combine(state, "units");
+        if (Directory.Exists(unitsDir)) foreach (var tmp in Directory.GetFiles(unitsDir, "*.tmp")) File.Delete(tmp);
         var dataset = ImageDataset.Open(config.Images.Path, config.Images.Root);
         var rows = new List<SweepRow>();
         var penultimate = new Dictionary<string, string?>(StringComparer.Ordinal);
@@ -143,10 +146,16 @@ public static class SweepRunner
         var selector = model.Layers;
         var selected = Wrap(config, model.Line, () => LayerSelector.Parse(selector).Select(graph.Layers));
         if (pen != null && !selected.Any(l => l.Name == pen) && pen.IndexOfAny(new[] { ',', '*', '?' }) < 0) selector += "," + pen;
+        ImageDataset? reference = null;
+        if (model.PcaReference is { } pr)
+        {
+            reference = Wrap(config, model.Line, () => ImageDataset.Open(pr.Path, pr.Root));
+            if (model.PcaReferenceCount > 0) reference = reference.Take(model.PcaReferenceCount);
+        }
         var options = new ExtractionOptions
         {
             LayerSelector = selector, Reducer = model.Reducer, Seed = config.Seed, BatchSize = model.BatchSize, Threads = config.Threads,
-            Preprocessing = model.Preprocessing,
+            Preprocessing = model.Preprocessing, PcaReference = reference,
         };
         var adapter = progress == null ? null : new SyncProgress<ExtractionProgress>(p =>
             progress.Report(new WorkProgress("extract", p.Done, p.Total, "images", model.Name)));
@@ -172,6 +181,9 @@ public static class SweepRunner
         if (p.Seed != options.Seed) return "seed";
         if (!p.Layers.SequenceEqual(layers)) return "layers";
         if (p.IdsSha256 != FeatureProvenance.Sha256Hex(dataset.Items.Select(i => i.Id))) return "images";
+        var reference = options.PcaReference != null && FeatureReducer.Parse(options.Reducer, options.Seed).NeedsFit
+            ? FeatureProvenance.Sha256Hex(options.PcaReference.Items.Select(i => i.Id)) : "";
+        if (p.PcaReferenceIdsSha256 != reference) return "PCA reference images";
         return null;
     }
 
@@ -213,7 +225,7 @@ public static class SweepRunner
                 {
                     ct.ThrowIfCancellationRequested();
                     var layer = src.Layers[li];
-                    progress?.Report(new WorkProgress("layers", li, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
+                    progress?.Report(new WorkProgress("layers", li + 1, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
                     using var scope = NewDisposeScope();
                     var X = src.Read(layer.Name).index_select(0, idx);
                     var metrics = CrossValidatedReadout.Run(X, table.Values, folds, kind, what: $"{model.Name} layer {layer.Name}, target {target.Name}");
@@ -221,12 +233,14 @@ public static class SweepRunner
                         rows.Add(Row(model, layer, target, m.Metric, m.Summary.Mean, m.Summary.StandardError, table.Ids.Length));
                     if (s.Permutations > 0 && kind != ReadoutModel.Logistic)
                     {
-                        var oof = Wrap(config, target.Line, () => CrossValidatedReadout.OutOfFold(X, table.Values, folds, kind));
-                        var perm = Stats.Resampling.PermutationTest(table.Values, oof, (a, b) => Stats.Correlation.Spearman(a, b), s.Permutations, config.Seed);
-                        rows.Add(Row(model, layer, target, "oof_spearman", perm.Observed, double.NaN, table.Ids.Length));
-                        rows.Add(Row(model, layer, target, "perm_null_low", perm.NullLow, double.NaN, perm.Permutations));
-                        rows.Add(Row(model, layer, target, "perm_null_high", perm.NullHigh, double.NaN, perm.Permutations));
-                        rows.Add(Row(model, layer, target, "perm_p", perm.PValue, double.NaN, perm.Permutations));
+                        var observed = metrics.First(m => m.Metric == "spearman").Summary.Mean;
+                        var nulls = PermutationNull(X, table.Values, folds, kind, s.Permutations, config.Seed);
+                        var sorted = nulls.OrderBy(v => v).ToArray();
+                        double lo = Stats.Resampling.Quantile(sorted, 0.025), hi = Stats.Resampling.Quantile(sorted, 0.975);
+                        double p = (1.0 + nulls.Count(v => v >= observed)) / (1.0 + nulls.Length);
+                        rows.Add(Row(model, layer, target, "perm_null_low", lo, double.NaN, nulls.Length));
+                        rows.Add(Row(model, layer, target, "perm_null_high", hi, double.NaN, nulls.Length));
+                        rows.Add(Row(model, layer, target, "perm_p", p, double.NaN, nulls.Length));
                     }
                 }
                 break;
@@ -241,7 +255,7 @@ public static class SweepRunner
                     {
                         ct.ThrowIfCancellationRequested();
                         var layer = src.Layers[li];
-                        progress?.Report(new WorkProgress("layers", li, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
+                        progress?.Report(new WorkProgress("layers", li + 1, src.Layers.Count, "layers", $"{model.Name} / {target.Name}: {layer.Name}"));
                         using var scope = NewDisposeScope();
                         var X = src.Read(layer.Name);
                         var score = Wrap(config, target.Line, () => Neural(n, X, src.Ids, assembly, config.Seed));
@@ -256,6 +270,57 @@ public static class SweepRunner
             }
         }
         return rows;
+    }
+
+    /// <summary>
+    /// The cross-validated Spearman (mean over folds) of the same readout refitted on <paramref name="permutations"/>
+    /// seeded permutations of the targets: the null distribution of the reported score, biases of cross-validation
+    /// included. Ridge fits all permutations at once per fold (its alpha is chosen per target, so this equals separate
+    /// fits); PLS is fitted once per permutation and fold.
+    /// </summary>
+    internal static double[] PermutationNull(Tensor X, double[] y, IReadOnlyList<Fold> folds, ReadoutModel kind, int permutations, int seed)
+    {
+        int n = y.Length;
+        var rng = new Random(seed);
+        var perms = new double[permutations][];
+        for (int k = 0; k < permutations; k++) { perms[k] = (double[])y.Clone(); rng.Shuffle(perms[k]); }
+        var sums = new double[permutations];
+        foreach (var f in folds)
+        {
+            using var scope = NewDisposeScope();
+            var tr = tensor(f.Train.Select(i => (long)i).ToArray());
+            var te = tensor(f.Test.Select(i => (long)i).ToArray());
+            var Xtr = X.index_select(0, tr); var Xte = X.index_select(0, te);
+            var Y = new double[f.Train.Length * permutations];
+            for (int i = 0; i < f.Train.Length; i++) for (int k = 0; k < permutations; k++) Y[i * permutations + k] = perms[k][f.Train[i]];
+            var Ytr = tensor(Y, new long[] { f.Train.Length, permutations }, dtype: ScalarType.Float64);
+            double[] pred;
+            if (kind == ReadoutModel.Ridge)
+            {
+                using var m = RidgeCv.Fit(Xtr, Ytr, new RidgeCvOptions(), "permutation null");
+                pred = m.Predict(Xte).contiguous().data<double>().ToArray();
+            }
+            else
+            {
+                pred = new double[f.Test.Length * permutations];
+                int comps = Math.Min(25, Math.Min(f.Train.Length - 1, (int)X.shape[1]));
+                for (int k = 0; k < permutations; k++)
+                {
+                    using var m = PlsRegression.Fit(Xtr, Ytr.select(1, k).contiguous(), comps, "permutation null");
+                    var pk = m.Predict(Xte).flatten().data<double>().ToArray();
+                    for (int i = 0; i < pk.Length; i++) pred[i * permutations + k] = pk[i];
+                }
+            }
+            var truth = new double[f.Test.Length];
+            var column = new double[f.Test.Length];
+            for (int k = 0; k < permutations; k++)
+            {
+                for (int i = 0; i < f.Test.Length; i++) { truth[i] = perms[k][f.Test[i]]; column[i] = pred[i * permutations + k]; }
+                try { sums[k] += Stats.Correlation.Spearman(truth, column); }
+                catch (LayerLensException) { sums[k] = double.NaN; } // a constant prediction: this permutation has no score
+            }
+        }
+        return sums.Where(double.IsFinite).Select(v => v / folds.Count).ToArray();
     }
 
     internal static BrainScore Neural(NeuralTarget n, Tensor X, IReadOnlyList<string> ids, NeuralAssembly assembly, int seed) => n.Metric switch
