@@ -288,3 +288,55 @@ public sealed class IqaGridTests : IDisposable
         Assert.Equal(TidyTable.ReadParquet(Path.Combine(whole, "results.parquet")).ToCsv(), TidyTable.ReadParquet(Path.Combine(killed, "results.parquet")).ToCsv());
     }
 }
+
+public sealed class IqaGridZooTests
+{
+    [Fact]
+    public void Deep_distance_on_an_nhwc_graph_normalises_across_channels_not_rows()
+    {
+        using var graph = ModelLoader.Load("zoo:emotion");
+        Assert.Equal("NHWC", graph.Metadata["layout"]);
+        var layer = LayerSelector.Parse("op:Relu").Select(graph.Layers).First().Name;
+        var gen = new TorchSharp.torch.Generator(11);
+        using var a = rand(new long[] { 1, 64, 64, 1 }, generator: gen) * 2 - 1;
+        using var b = (a + randn(new long[] { 2, 64, 64, 1 }, generator: gen) * 0.1).clamp(-1, 1);
+        var dd = new DeepDistance(graph, new[] { layer }, new LpipsReadout());
+        using var f = dd.Features(a);
+        var got = dd.Compare(f, b).PerLayer[0];
+
+        // By hand: activations [N, H, W, C]; unit vectors across C, squared difference summed over C, mean over H·W.
+        using var run = graph.Run(cat(new[] { a, b }), new LayerLens.Models.Engine.RunOptions { Taps = new[] { layer }, KeepTaps = true });
+        var act = run.Taps[layer].to_type(ScalarType.Float64);
+        Assert.Equal(4, act.dim());
+        var n = act / (act.square().sum(3, keepdim: true).sqrt() + 1e-10);
+        var expected = (n[1..] - n[0..1]).square().sum(3).mean(new long[] { 1, 2 }).data<double>().ToArray();
+        Assert.Equal(2, got.Length);
+        // float32 activations of a batch of 3 and of batches of 1 and 2 differ in the last bits only.
+        for (int i = 0; i < 2; i++) Assert.True(Math.Abs(expected[i] - got[i]) <= 1e-5 * expected[i], $"pair {i}: {got[i]} vs {expected[i]}");
+        Assert.True(expected.All(v => v > 0));
+    }
+
+    [Fact]
+    public void Zoo_model_in_a_grid_uses_its_catalogue_preprocessing()
+    {
+        var root = TestPaths.NewTempDir();
+        var photos = Path.Combine(root, "photos");
+        Directory.CreateDirectory(photos);
+        foreach (var name in new[] { "astronaut96.npy", "coffee96.npy" })
+        {
+            using var u8 = QualityFixtures.Image(name);
+            using var img = u8.to_type(ScalarType.Float32) / 255;
+            ImageEncoder.Save(RgbImage.FromChwTensor(img), Path.Combine(photos, Path.GetFileNameWithoutExtension(name) + ".png"));
+        }
+        var config = new IqaGridConfig(new[] { new IqaGridModel("zoo:emotion", "op:Relu") }, new[] { "lpips" },
+            new[] { IqaGridDataset.Distorted(photos, levels: new[] { 1, 5 }) }) { Bootstrap = 0, Baselines = false };
+        var s = IqaGrid.Run(config, Path.Combine(root, "out"));
+        var t = s.Table;
+        var combined = Enumerable.Range(0, t.RowCount).Single(i => t.Text(i, "model") == "emotion" && t.Text(i, "layer") == "combined" && t.Text(i, "distortion") == "all");
+        Assert.Equal(40, t.Number(combined, "pairs"));
+        // Level 5 of every distortion is further from the reference than level 1 for most types.
+        Assert.True(t.Number(combined, "srocc") > 0.3, $"SROCC {t.Number(combined, "srocc")}");
+        Assert.Contains("zoo:emotion", File.ReadAllText(s.ReportPath));
+        Directory.Delete(root, true);
+    }
+}

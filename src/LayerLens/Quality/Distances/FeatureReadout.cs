@@ -72,11 +72,23 @@ public sealed class LpipsReadout : FeatureReadout
     public override string Name => "lpips";
     public override Tensor Contributions(Tensor reference, Tensor distorted)
     {
-        var x = Spatial(reference);
-        var y = Spatial(distorted);
-        var xn = x / (x.square().sum(1, keepdim: true).sqrt() + Eps);
-        var yn = y / (y.square().sum(1, keepdim: true).sqrt() + Eps);
-        return (xn - yn).square().mean(new long[] { 2 });
+        if (reference.dim() < 3 || distorted.dim() != reference.dim() || distorted.shape[0] < reference.shape[0])
+        {
+            var x2 = Spatial(reference);
+            var y2 = Spatial(distorted);
+            var xn2 = x2 / (x2.square().sum(1, keepdim: true).sqrt() + Eps);
+            var yn2 = y2 / (y2.square().sum(1, keepdim: true).sqrt() + Eps);
+            return (xn2 - yn2).square().mean(new long[] { 2 });
+        }
+        // Works on the activations' own layout (streamed taps are often channels-last, where flattening the spatial
+        // dims would copy), and the distorted batch — the large side — is updated in place on its float64 copy.
+        var spatial = Enumerable.Range(2, (int)reference.dim() - 2).Select(i => (long)i).ToArray();
+        var x = reference.to_type(ScalarType.Float64);
+        var xn = x / x.square().sum(1, keepdim: true).sqrt_().add_(Eps);
+        var y = distorted.dtype == ScalarType.Float64 ? distorted.clone() : distorted.to_type(ScalarType.Float64);
+        var norm = y.square().sum(1, keepdim: true).sqrt_().add_(Eps);
+        var d = y.div_(norm).sub_(xn);
+        return d.mul_(d).mean(spatial);
     }
     public override Tensor Finish(Tensor weightedSum) => weightedSum.alias();
 }

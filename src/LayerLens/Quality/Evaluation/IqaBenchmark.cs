@@ -1,11 +1,10 @@
-using System.Globalization;
-using System.Text;
 using LayerLens.Images;
 using LayerLens.Models.Engine;
 using LayerLens.Preprocessing;
 using LayerLens.Quality.Datasets;
 using LayerLens.Quality.Distances;
 using LayerLens.Quality.Metrics;
+using LayerLens.Reports;
 using static TorchSharp.torch;
 
 namespace LayerLens.Quality.Evaluation;
@@ -155,69 +154,36 @@ public static class IqaBenchmark
         return rows;
     }
 
-    /// <summary>The results table as Parquet (same columns as the CSV; missing numbers as NaN), written atomically.</summary>
-    public static void WriteParquet(IReadOnlyList<IqaResultRow> rows, string path)
+    /// <summary>Columns of the results table; one row per model × layer × readout × dataset × distortion type.
+    /// <c>role</c> is "baseline" (PSNR, SSIM, MS-SSIM, LPIPS) or "model".</summary>
+    public static readonly (string Name, ColumnKind Kind)[] Columns =
     {
-        var records = rows.Select(r => new IqaResultRecord
-        {
-            model = r.Model, layer = r.Layer, relative_depth = r.RelativeDepth, readout = r.Readout, dataset = r.Dataset,
-            distortion = r.DistortionType, pairs = r.Scores.Pairs, srocc = r.Scores.Srocc, krocc = r.Scores.Krocc,
-            plcc = r.Scores.Plcc, plcc4 = r.Scores.Plcc4, rmse4 = r.Scores.Rmse4, plcc5 = r.Scores.Plcc5, rmse5 = r.Scores.Rmse5,
-            srocc_low = r.Scores.SroccInterval?.Low ?? double.NaN, srocc_high = r.Scores.SroccInterval?.High ?? double.NaN,
-            plcc_low = r.Scores.PlccInterval?.Low ?? double.NaN, plcc_high = r.Scores.PlccInterval?.High ?? double.NaN,
-        }).ToList();
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + $".{Environment.ProcessId}.tmp";
-        using (var fs = File.Create(tmp))
-            Parquet.Serialization.ParquetSerializer.SerializeAsync(records, fs).GetAwaiter().GetResult();
-        File.Move(tmp, full, overwrite: true);
-    }
+        ("model", ColumnKind.Text), ("layer", ColumnKind.Text), ("relative_depth", ColumnKind.Number), ("readout", ColumnKind.Text),
+        ("dataset", ColumnKind.Text), ("distortion", ColumnKind.Text), ("pairs", ColumnKind.Integer),
+        ("srocc", ColumnKind.Number), ("krocc", ColumnKind.Number), ("plcc", ColumnKind.Number),
+        ("plcc4", ColumnKind.Number), ("rmse4", ColumnKind.Number), ("plcc5", ColumnKind.Number), ("rmse5", ColumnKind.Number),
+        ("srocc_low", ColumnKind.Number), ("srocc_high", ColumnKind.Number), ("plcc_low", ColumnKind.Number), ("plcc_high", ColumnKind.Number),
+        ("role", ColumnKind.Text),
+    };
 
-    /// <summary>The results table as CSV, written atomically.</summary>
-    public static void WriteCsv(IReadOnlyList<IqaResultRow> rows, string path)
+    /// <summary>Rows as a tidy table (<see cref="Columns"/>); rows of model "-" are baselines unless <paramref name="role"/> says otherwise.</summary>
+    public static TidyTable ToTable(IEnumerable<IqaResultRow> rows, string? role = null)
     {
-        var sb = new StringBuilder("model,layer,relative_depth,readout,dataset,distortion,pairs,srocc,krocc,plcc,plcc4,rmse4,plcc5,rmse5,srocc_low,srocc_high,plcc_low,plcc_high\n");
-        static string F(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
-        static string Q(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        var t = new TidyTable(Columns);
         foreach (var r in rows)
         {
             var s = r.Scores;
-            sb.AppendJoin(',', Q(r.Model), Q(r.Layer), F(r.RelativeDepth), r.Readout, Q(r.Dataset), Q(r.DistortionType),
-                s.Pairs.ToString(CultureInfo.InvariantCulture), F(s.Srocc), F(s.Krocc), F(s.Plcc), F(s.Plcc4), F(s.Rmse4), F(s.Plcc5), F(s.Rmse5),
-                F(s.SroccInterval?.Low ?? double.NaN), F(s.SroccInterval?.High ?? double.NaN),
-                F(s.PlccInterval?.Low ?? double.NaN), F(s.PlccInterval?.High ?? double.NaN));
-            sb.Append('\n');
+            t.Add(r.Model, r.Layer, r.RelativeDepth, r.Readout, r.Dataset, r.DistortionType, s.Pairs,
+                s.Srocc, s.Krocc, s.Plcc, s.Plcc4, s.Rmse4, s.Plcc5, s.Rmse5,
+                s.SroccInterval?.Low, s.SroccInterval?.High, s.PlccInterval?.Low, s.PlccInterval?.High,
+                role ?? (r.Model == "-" ? "baseline" : "model"));
         }
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + $".{Environment.ProcessId}.tmp";
-        File.WriteAllText(tmp, sb.ToString());
-        File.Move(tmp, full, overwrite: true);
+        return t;
     }
-}
 
-/// <summary>Flat row of the Parquet results table (column names as in results.csv).</summary>
-public sealed class IqaResultRecord
-{
-#pragma warning disable IDE1006 // column names follow the CSV's snake_case
-    public string model { get; set; } = "";
-    public string layer { get; set; } = "";
-    public double relative_depth { get; set; }
-    public string readout { get; set; } = "";
-    public string dataset { get; set; } = "";
-    public string distortion { get; set; } = "";
-    public int pairs { get; set; }
-    public double srocc { get; set; }
-    public double krocc { get; set; }
-    public double plcc { get; set; }
-    public double plcc4 { get; set; }
-    public double rmse4 { get; set; }
-    public double plcc5 { get; set; }
-    public double rmse5 { get; set; }
-    public double srocc_low { get; set; }
-    public double srocc_high { get; set; }
-    public double plcc_low { get; set; }
-    public double plcc_high { get; set; }
-#pragma warning restore IDE1006
+    /// <summary>The results table as Parquet (same columns as the CSV; missing numbers as NaN), written atomically.</summary>
+    public static void WriteParquet(IReadOnlyList<IqaResultRow> rows, string path) => ToTable(rows).WriteParquet(path);
+
+    /// <summary>The results table as CSV, written atomically.</summary>
+    public static void WriteCsv(IReadOnlyList<IqaResultRow> rows, string path) => ToTable(rows).WriteCsv(path);
 }

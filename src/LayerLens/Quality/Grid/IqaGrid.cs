@@ -25,16 +25,8 @@ public sealed record IqaGridSummary(
 /// </summary>
 public static class IqaGrid
 {
-    /// <summary>Columns of the results table; one row per model × layer × readout × dataset × distortion type.</summary>
-    public static readonly (string Name, ColumnKind Kind)[] Columns =
-    {
-        ("model", ColumnKind.Text), ("layer", ColumnKind.Text), ("relative_depth", ColumnKind.Number), ("readout", ColumnKind.Text),
-        ("dataset", ColumnKind.Text), ("distortion", ColumnKind.Text), ("pairs", ColumnKind.Integer),
-        ("srocc", ColumnKind.Number), ("krocc", ColumnKind.Number), ("plcc", ColumnKind.Number),
-        ("plcc4", ColumnKind.Number), ("rmse4", ColumnKind.Number), ("plcc5", ColumnKind.Number), ("rmse5", ColumnKind.Number),
-        ("srocc_low", ColumnKind.Number), ("srocc_high", ColumnKind.Number), ("plcc_low", ColumnKind.Number), ("plcc_high", ColumnKind.Number),
-        ("role", ColumnKind.Text),
-    };
+    /// <summary>Columns of the results table (<see cref="IqaBenchmark.Columns"/>).</summary>
+    public static IReadOnlyList<(string Name, ColumnKind Kind)> Columns => IqaBenchmark.Columns;
 
     const string CellVersion = "iqa-cell-v1";
 
@@ -111,17 +103,15 @@ public static class IqaGrid
             }
             foreach (var cell in group)
             {
-                var table = new TidyTable(Columns);
                 var role = cell.Kind == "model" ? "model" : "baseline";
-                foreach (var r in rows.Where(r => cell.Kind != "model" || r.Readout == cell.Readout)) AddRow(table, r, role);
-                table.WriteParquet(CellPath(cellDir, cell));
+                IqaBenchmark.ToTable(rows.Where(r => cell.Kind != "model" || r.Readout == cell.Readout), role).WriteParquet(CellPath(cellDir, cell));
                 computed++;
                 done++;
                 progress?.Report(new WorkProgress("iqa grid", done, cells.Count, "cells", detail));
             }
         }
 
-        var all = new TidyTable(Columns);
+        var all = new TidyTable(IqaBenchmark.Columns);
         foreach (var c in cells)
         {
             var t = TidyTable.ReadParquet(CellPath(cellDir, c));
@@ -145,14 +135,6 @@ public static class IqaGrid
 
     static string CellPath(string dir, Cell c) =>
         Path.Combine(dir, Slug(c.Dataset.Label), $"{Slug(c.Label)}{(c.Readout != null ? "--" + c.Readout : "")}--{c.Hash}.parquet");
-
-    static void AddRow(TidyTable t, IqaResultRow r, string role)
-    {
-        var s = r.Scores;
-        t.Add(r.Model, r.Layer, r.RelativeDepth, r.Readout, r.Dataset, r.DistortionType, s.Pairs,
-            s.Srocc, s.Krocc, s.Plcc, s.Plcc4, s.Rmse4, s.Plcc5, s.Rmse5,
-            s.SroccInterval?.Low, s.SroccInterval?.High, s.PlccInterval?.Low, s.PlccInterval?.High, role);
-    }
 
     /// <summary>Opens a grid dataset, generating a distortion set (once; reused on resume) for distort:FOLDER.</summary>
     static IqaDataset OpenDataset(IqaGridDataset d, int seed, string outDir, IProgress<WorkProgress>? progress, CancellationToken ct)
