@@ -5,7 +5,7 @@
 set -eu
 W=$1; M=$2; X=$3; COUNTS=${4:-"1000 10000"}
 HERE=$(cd "$(dirname "$0")" && pwd)
-CLI="$HERE/../../src/LayerLens.Cli/bin/Release/net10.0/LayerLens.Cli.dll"
+CLI=${CLI:-"$HERE/../../src/LayerLens.Cli/bin/Release/net10.0/LayerLens.Cli.dll"}
 [ -f "$CLI" ] || CLI="$HERE/../../src/LayerLens.Cli/bin/Debug/net10.0/LayerLens.Cli.dll"
 M_IMAGES=$(ls "$W/images" | wc -l)
 for n in $COUNTS; do

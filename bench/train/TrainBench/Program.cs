@@ -85,6 +85,14 @@ void Profile()
     var feature = FineTuner.PenultimateLayer(graph);
     var trainable = graph.Parameters.Where(kv => kv.Key != graph.Nodes.Last().Inputs.ElementAtOrDefault(1) && kv.Key != graph.Nodes.Last().Inputs.ElementAtOrDefault(2))
         .ToDictionary(kv => kv.Key, kv => (kv.Value, 1.0));
+    if (Get("cl-weights", "0") == "1")
+        foreach (var k in trainable.Keys.ToList())
+            if (trainable[k].Item1.dim() == 4)
+            {
+                var cl = trainable[k].Item1.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+                graph.SetConstant(k, cl);
+                trainable[k] = (cl, 1.0);
+            }
     var w = torch.zeros(1, 512).requires_grad_(true);
     var b = torch.zeros(1).requires_grad_(true);
     trainable["w"] = (w, 1.0);
