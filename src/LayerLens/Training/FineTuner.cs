@@ -27,8 +27,10 @@ public sealed class InMemoryTrainingData(Tensor images, Tensor targets) : ITrain
     }
 }
 
-/// <summary>One epoch of a fine-tuning run, as written to metrics.csv.</summary>
-public sealed record EpochMetrics(int Epoch, double LearningRate, double TrainLoss, string Metric, double ValidationScore, double Seconds, bool Best);
+/// <summary>One epoch of a fine-tuning run, as written to metrics.csv. <paramref name="Seconds"/> is the whole epoch;
+/// <paramref name="TrainSeconds"/> only its training steps (no validation, no checkpoint), for throughput.</summary>
+public sealed record EpochMetrics(int Epoch, double LearningRate, double TrainLoss, string Metric, double ValidationScore, double Seconds, bool Best,
+    double TrainSeconds = 0);
 
 /// <summary>
 /// Fine-tunes an imported model for a target: a new linear head on a chosen layer (the penultimate by default),
@@ -45,6 +47,7 @@ public sealed class FineTuner : IDisposable
     Tensor _w;
     Tensor _b;
     double _targetMean, _targetStd = 1;
+    readonly bool _channelsLast;
 
     public FineTuner(ModelGraph graph, FineTuneOptions options, Func<Tensor, Tensor>? preprocess = null)
     {
@@ -56,6 +59,7 @@ public sealed class FineTuner : IDisposable
         if (!graph.HasLayer(FeatureLayer))
             throw new LayerLensException($"model '{graph.Name}' has no layer '{FeatureLayer}' to fine-tune from", ErrorKind.BadInput);
         _trainable = SelectTrainable(graph, FeatureLayer, options.TrainLayers);
+        _channelsLast = FeedsChannelsLast(graph);
         FeatureSize = ProbeFeatureSize();
         int outputs = options.Head == HeadKind.Classes ? options.Classes : 1;
         var g = new Generator((ulong)options.Seed);
@@ -131,10 +135,11 @@ public sealed class FineTuner : IDisposable
                 var clock = Stopwatch.StartNew();
                 double lr = LearningRateSchedule.At(_o, epoch);
                 double loss = TrainEpoch(train, optimizer, epoch, lr, progress, cancel);
+                double trainSeconds = clock.Elapsed.TotalSeconds;
                 double score = Evaluate(validation);
                 bool improved = score > best;
                 if (improved) { best = score; sinceBest = 0; } else sinceBest++;
-                var m = new EpochMetrics(epoch + 1, lr, loss, MetricName, score, clock.Elapsed.TotalSeconds, improved);
+                var m = new EpochMetrics(epoch + 1, lr, loss, MetricName, score, clock.Elapsed.TotalSeconds, improved, trainSeconds);
                 history.Add(m);
                 SaveCheckpoint(lastPath, optimizer, epoch + 1, best, sinceBest, history);
                 if (improved) File.Copy(lastPath, bestPath, overwrite: true);
@@ -250,6 +255,11 @@ public sealed class FineTuner : IDisposable
     Tensor Forward(Tensor x, bool training, Generator? g)
     {
         bool grad = training && _trainable.Count > 0;
+        // With gradients the engine keeps the layout it is given; a channels-last batch lets libtorch's oneDNN
+        // convolutions skip reordering every activation, forward and backward (about 15 % of a ResNet step).
+        // Without gradients the engine chooses channels-last itself.
+        if (grad && _channelsLast && x.dim() == 4 && x.is_floating_point())
+            x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
         using var result = _graph.Run(x, new RunOptions { Taps = new[] { FeatureLayer }, Grad = grad, CheckFinite = false });
         var f = Pool(result.Taps[FeatureLayer]);
         if (training && _o.Dropout > 0 && g is not null)
@@ -267,6 +277,16 @@ public sealed class FineTuner : IDisposable
         bool nhwc = _graph.Metadata.TryGetValue("layout", out var layout) && layout == "NHWC";
         var dims = nhwc ? Enumerable.Range(1, (int)f.dim() - 2) : Enumerable.Range(2, (int)f.dim() - 2);
         return f.mean(dims.Select(d => (long)d).ToArray());
+    }
+
+    /// <summary>An NCHW image model whose single input only feeds convolutions: it can be fed channels-last.</summary>
+    static bool FeedsChannelsLast(ModelGraph graph)
+    {
+        if (graph.Inputs.Count != 1 || graph.Inputs[0].Shape.Length != 4) return false;
+        if (graph.Metadata.TryGetValue("layout", out var layout) && layout == "NHWC") return false;
+        var name = graph.Inputs[0].Name;
+        var readers = graph.Nodes.Where(n => n.Inputs.Contains(name)).ToList();
+        return readers.Count > 0 && readers.All(n => n.OpType == "Conv");
     }
 
     long ProbeFeatureSize()

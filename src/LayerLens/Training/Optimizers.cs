@@ -74,10 +74,10 @@ public sealed class Optimizer : IDisposable
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        double total = 0;
-        foreach (var (p, _) in _params.Values)
-            if (p.grad is { } g) total += g.pow(2).sum().ToDouble();
-        double norm = Math.Sqrt(total);
+        // As torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, read back once (no squared copies).
+        var grads = _params.Values.Select(v => v.Param.grad).OfType<Tensor>().ToList();
+        if (grads.Count == 0) return 0;
+        double norm = torch.stack(grads.Select(g => g.norm().to_type(ScalarType.Float64)).ToArray()).norm().ToDouble();
         if (norm > maxNorm)
             foreach (var (p, _) in _params.Values)
                 if (p.grad is { } g) g.mul_(maxNorm / (norm + 1e-6));

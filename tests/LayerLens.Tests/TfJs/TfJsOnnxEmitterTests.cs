@@ -68,15 +68,28 @@ public class TfJsOnnxEmitterTests(Xunit.Abstractions.ITestOutputHelper log)
     /// <summary>RGB [0, 1] NCHW → grey in [-1, 1], NHWC, as the emotion model is fed.</summary>
     static Tensor Gray11Nhwc(Tensor rgb) => (rgb.mean(new long[] { 1 }, keepdim: true) * 2 - 1).permute(0, 2, 3, 1).contiguous();
 
-    [Fact]
-    public void Onnx_runtime_reproduces_a_fine_tuned_emotion_model_with_its_new_head()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Onnx_runtime_reproduces_a_fine_tuned_emotion_model_with_its_new_head(bool classes)
     {
         _ = TfJsReference.HumanModelsDir;
         using var graph = ModelLoader.Load("zoo:emotion");
         using var original = ModelLoader.Load("zoo:emotion");
         var (images, targets) = Training.FineTuneTests.Squares(48, 41);
         var (valImages, valTargets) = Training.FineTuneTests.Squares(16, 42);
-        var options = new FineTuneOptions { TrainLayers = TrainLayers.All, Epochs = 1, BatchSize = 16, LearningRate = 3e-3, Seed = 3 };
+        if (classes)
+        {
+            // Three classes by the square's side: small, medium, large.
+            targets = (targets / 14).floor().clamp(0, 2);
+            valTargets = (valTargets / 14).floor().clamp(0, 2);
+        }
+        var options = new FineTuneOptions
+        {
+            TrainLayers = TrainLayers.All, Epochs = 1, BatchSize = 16, LearningRate = 3e-3, Seed = 3,
+            Head = classes ? HeadKind.Classes : HeadKind.Regression, Classes = classes ? 3 : 0,
+            Loss = classes ? LossKind.CrossEntropy : LossKind.Mse,
+        };
         using var tuner = new FineTuner(graph, options, Gray11Nhwc);
         tuner.Fit(new InMemoryTrainingData(images, targets), new InMemoryTrainingData(valImages, valTargets), TestPaths.NewTempDir());
         Assert.Equal(4, tuner.FeatureRank);
@@ -86,14 +99,20 @@ public class TfJsOnnxEmitterTests(Xunit.Abstractions.ITestOutputHelper log)
 
         var path = Path.Combine(TestPaths.NewTempDir(), "model.onnx");
         var (w, b) = tuner.Head();
-        OnnxExporter.Save(graph, path, tuner.FeatureLayer, w, b, tuner.FeatureRank);
+        OnnxExporter.Save(graph, path, tuner.FeatureLayer, w, b, tuner.FeatureRank, probabilities: classes);
 
         var (test, _) = Training.FineTuneTests.Squares(5, 43);
         var ours = tuner.Outputs(test).flatten().data<float>().ToArray();
         var ort = RunOrt(path, graph.Inputs[0].Name, Gray11Nhwc(test));
-        Assert.Equal(new[] { OnnxExporter.HeadOutput }, ort.Keys.ToArray());
+        Assert.Equal(classes ? new[] { OnnxExporter.HeadOutput, OnnxExporter.ProbabilitiesOutput } : new[] { OnnxExporter.HeadOutput },
+            ort.Keys.Order().ToArray());
         Assert.True(ours.Max() - ours.Min() > 1e-3, "the fine-tuned predictions are constant; the comparison would prove nothing");
         AssertClose(ort[OnnxExporter.HeadOutput], ours, "fine-tuned head");
+        if (classes)
+        {
+            using var logits = torch.tensor(ours).reshape(5, 3);
+            AssertClose(ort[OnnxExporter.ProbabilitiesOutput], logits.softmax(1).flatten().data<float>().ToArray(), "class probabilities");
+        }
 
         // The saved file, loaded back into LayerLens, predicts the same.
         using var reloaded = ModelLoader.Load(path);
