@@ -321,7 +321,7 @@ public class CorpusPipelineTests : IDisposable
         var path = Path.Combine(_dir, "big.png");
         ImageEncoder.Save(new RgbImage(64, 48, px), path);
         using var graph = ModelLoader.Load(TinyModel(_dir));
-        var classifier = new ImageClassifier(graph, PreprocessPreset.Get("rgb01-nchw"), LabelSet.FromNames("tiny", new[] { "red", "plain", "other" }), 16, 16);
+        var classifier = new ImageClassifier(graph, new PreprocessingSpec { Preset = "custom", ResizeExact = (16, 16), Range = ValueRange.Unit }, LabelSet.FromNames("tiny", new[] { "red", "plain", "other" }));
         var boxes = new Dictionary<string, IReadOnlyList<DetectedObject>> { ["big"] = new[] { new DetectedObject(0, "block", 1, 24, 12, 44, 28), new DetectedObject(1, "corner", 1, 0, 0, 16, 12) } };
         CorpusSummary RunAt(int side, string name) => CorpusExplainer.Run(new CorpusRunOptions
         {
