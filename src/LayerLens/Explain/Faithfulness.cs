@@ -54,7 +54,7 @@ public sealed class Faithfulness
         using var scope = NewDisposeScope();
         var x = ToNchw(input, maps, targetClass);
         var b = baseline is null ? zeros_like(x) : ToNchw(baseline, maps, targetClass);
-        return Curves(x, b, x, maps, targetClass);
+        return Curves(x, b, x, maps, targetClass, _layout.InputChannelsLast(input));
     }
 
     /// <summary>Insertion curves: from <paramref name="baseline"/> (default the blurred image) the most relevant pixels of the image first.</summary>
@@ -63,7 +63,7 @@ public sealed class Faithfulness
         using var scope = NewDisposeScope();
         var x = ToNchw(input, maps, targetClass);
         var b = baseline is null ? Blur(x) : ToNchw(baseline, maps, targetClass);
-        return Curves(x, x, b, maps, targetClass);
+        return Curves(x, x, b, maps, targetClass, _layout.InputChannelsLast(input));
     }
 
     /// <summary>ROAD at the given fractions of removed pixels (each in [0, 1)); noise is the imputation noise's standard deviation.</summary>
@@ -74,9 +74,10 @@ public sealed class Faithfulness
         var fr = (fractions ?? new[] { 0.1, 0.3, 0.5, 0.7, 0.9 }).ToArray();
         if (fr.Any(f => f < 0 || f >= 1)) throw new LayerLensException("ROAD fractions must lie in [0, 1)", ErrorKind.Usage);
         var x = ToNchw(input, maps, targetClass);
+        bool nhwc = _layout.InputChannelsLast(input);
         long n = x.shape[0], h = x.shape[2], w = x.shape[3], hw = h * w;
         var gen = new Generator((ulong)seed);
-        var original = Scores(x, Enumerable.Range(0, (int)n).Select(i => (long)targetClass[i]).ToArray());
+        var original = Scores(x, Enumerable.Range(0, (int)n).Select(i => (long)targetClass[i]).ToArray(), nhwc);
         var results = new RoadResult[n];
         for (int i = 0; i < n; i++)
         {
@@ -95,7 +96,7 @@ public sealed class Faithfulness
             using var inner = NewDisposeScope();
             var keepT = tensor(masks.SelectMany(m => m).ToArray(), device: x.device).reshape(masks.Count, 1, h, w);
             var imputed = ImputeBatch(x[i].unsqueeze(0).expand(masks.Count, -1, -1, -1), keepT, noise, gen);
-            var s = Scores(imputed, Enumerable.Repeat((long)targetClass[i], masks.Count).ToArray());
+            var s = Scores(imputed, Enumerable.Repeat((long)targetClass[i], masks.Count).ToArray(), nhwc);
             results[i] = new RoadResult(fr, original[i], s.Take(fr.Length).ToArray(), s.Skip(fr.Length).ToArray());
         }
         return results;
@@ -179,7 +180,7 @@ public sealed class Faithfulness
     }
 
     /// <summary>Step k shows <paramref name="shown"/> at the ⌊k·HW/Steps⌋ most relevant pixels and <paramref name="rest"/> elsewhere.</summary>
-    FaithfulnessCurve[] Curves(Tensor image, Tensor shown, Tensor rest, IReadOnlyList<float[]> maps, IReadOnlyList<int> targetClass)
+    FaithfulnessCurve[] Curves(Tensor image, Tensor shown, Tensor rest, IReadOnlyList<float[]> maps, IReadOnlyList<int> targetClass, bool nhwc)
     {
         // Deletion: shown = baseline over the image (rest = image); insertion: shown = image over the baseline.
         long n = image.shape[0], h = image.shape[2], w = image.shape[3], hw = h * w;
@@ -200,7 +201,7 @@ public sealed class Faithfulness
                 var counts = tensor(Enumerable.Range(start, m).Select(k => (long)k * hw / steps).ToArray()).reshape(m, 1, 1, 1);
                 var changed = rankT.lt(counts).to(image.device);                               // [m, 1, H, W]
                 var batch = where(changed, shown[i].unsqueeze(0), rest[i].unsqueeze(0));
-                scores.AddRange(Scores(batch, Enumerable.Repeat((long)targetClass[i], m).ToArray()));
+                scores.AddRange(Scores(batch, Enumerable.Repeat((long)targetClass[i], m).ToArray(), nhwc));
             }
             double auc = 0;
             for (int k = 0; k < steps; k++) auc += (scores[k] + scores[k + 1]) / 2 / steps;
@@ -210,7 +211,7 @@ public sealed class Faithfulness
     }
 
     /// <summary>Target scores of NCHW images, run in batches in the graph's layout.</summary>
-    double[] Scores(Tensor nchw, long[] classes)
+    double[] Scores(Tensor nchw, long[] classes, bool nhwc)
     {
         var output = _options.OutputName ?? _graph.OutputNames[0];
         if (!_graph.OutputNames.Contains(output))
@@ -222,12 +223,12 @@ public sealed class Faithfulness
             using var scope = NewDisposeScope();
             long m = Math.Min(_options.BatchSize, nchw.shape[0] - start);
             var xs = nchw.narrow(0, start, m);
-            if (_layout.ChannelsLast) xs = xs.permute(0, 2, 3, 1);
+            if (nhwc) xs = xs.permute(0, 2, 3, 1);
             xs = xs.contiguous();
             using var run = _graph.Run(xs, new RunOptions { Taps = logitsName != output ? new[] { logitsName } : Array.Empty<string>(), CheckFinite = false });
             var logits = (logitsName != output ? run.Taps[logitsName] : run.Outputs[output]).reshape(m, -1).to_type(ScalarType.Float64);
             var s = _options.Score == CamScore.Softmax ? logits.softmax(1) : logits;
-            var idx = tensor(classes.Skip((int)start).Take((int)m).ToArray()).unsqueeze(1);
+            var idx = tensor(classes.Skip((int)start).Take((int)m).ToArray(), device: s.device).unsqueeze(1);
             s.gather(1, idx).squeeze(1).cpu().data<double>().ToArray().CopyTo(result, start);
         }
         return result;
@@ -236,7 +237,7 @@ public sealed class Faithfulness
     Tensor ToNchw(Tensor input, IReadOnlyList<float[]> maps, IReadOnlyList<int> targetClass)
     {
         if (input.dim() != 4) throw new LayerLensException($"faithfulness input must be a 4-D image batch, got shape [{string.Join(",", input.shape)}]", ErrorKind.BadInput);
-        var x = _layout.ChannelsLast ? input.permute(0, 3, 1, 2) : input;
+        var x = _layout.InputChannelsLast(input) ? input.permute(0, 3, 1, 2) : input;
         long n = x.shape[0], hw = x.shape[2] * x.shape[3];
         if (maps.Count != n || targetClass.Count != n)
             throw new LayerLensException($"faithfulness: {n} images but {maps.Count} maps and {targetClass.Count} target classes", ErrorKind.BadInput);

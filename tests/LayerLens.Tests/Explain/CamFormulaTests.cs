@@ -165,6 +165,45 @@ public class CamFormulaTests : IDisposable
         Assert.True(nchw.Max() > 0.99f);
     }
 
+    /// <summary>An ONNX graph taking NHWC images and transposing them to NCHW inside (as Keras exports do).</summary>
+    string TransposingModel(bool transpose)
+    {
+        var b = new OnnxModelBuilder().Input("x", transpose ? new long[] { -1, 6, 6, 3 } : new long[] { -1, 3, 6, 6 });
+        if (transpose) b.Node("Transpose", new[] { "x" }, new[] { "t" }, null, OnnxModelBuilder.Ints("perm", 0, 3, 1, 2));
+        b.Initializer("k", new long[] { 4, 3, 3, 3 }, Enumerable.Range(0, 108).Select(i => (float)Math.Cos(i * 0.7)).ToArray())
+         .Node("Conv", new[] { transpose ? "t" : "x", "k" }, new[] { "c" }, null, OnnxModelBuilder.Ints("pads", 1, 1, 1, 1), OnnxModelBuilder.Ints("strides", 2, 2))
+         .Node("Relu", new[] { "c" }, new[] { "a" })
+         .Node("GlobalAveragePool", new[] { "a" }, new[] { "gap" }).Node("Flatten", new[] { "gap" }, new[] { "p" })
+         .Initializer("w", new long[] { 2, 4 }, new[] { 1f, -0.5f, 0.25f, 2f, -1f, 1f, 0.5f, 0.3f }).Initializer("bias", new long[] { 2 }, new[] { 0.5f, 0f })
+         .Node("Gemm", new[] { "p", "w", "bias" }, new[] { "logits" }, null, OnnxModelBuilder.Int("transB", 1)).Output("logits", -1, 2);
+        return b.Save(Path.Combine(_dir, transpose ? "nhwc-in.onnx" : "nchw-in.onnx"));
+    }
+
+    [Fact]
+    public void Onnx_graph_with_nhwc_images_gives_maps_of_input_size()
+    {
+        using var plain = ModelLoader.Load(TransposingModel(false));
+        using var keras = ModelLoader.Load(TransposingModel(true));
+        using var nchw = rand(new long[] { 1, 3, 6, 6 }, generator: new Generator(4));
+        using var nhwc = nchw.permute(0, 2, 3, 1).contiguous();
+        var request = new CamRequest(Enum.GetValues<CamMethod>(), new[] { "a" }, CamTarget.Top1, AugSmooth: true, MaskBatchSize: 3);
+        var e1 = new CamEngine(plain);
+        var e2 = new CamEngine(keras);
+        Assert.False(e2.ChannelsLast);
+        Assert.True(e2.InputChannelsLast(nhwc));
+        var r1 = e1.Compute(nchw, request);
+        var r2 = e2.Compute(nhwc, request);
+        Assert.Equal((6, 6), (r2.Height, r2.Width));
+        foreach (var m in Enum.GetValues<CamMethod>())
+        {
+            Near(r1.Maps[m][0].Select(v => (double)v).ToArray(), r2.Maps[m][0]);
+            Assert.True(r1.Maps[m][0].Max() > 0.99f, m.ToString());
+        }
+        var d1 = new Faithfulness(plain, new FaithfulnessOptions(Steps: 6)).Deletion(nchw, r1.Maps[CamMethod.GradCam], r1.TargetClass);
+        var d2 = new Faithfulness(keras, new FaithfulnessOptions(Steps: 6)).Deletion(nhwc, r1.Maps[CamMethod.GradCam], r1.TargetClass);
+        Near(d1[0].Scores, d2[0].Scores.Select(v => (float)v).ToArray());
+    }
+
     [Fact]
     public void Raw_score_differentiates_the_logits_behind_a_softmax_output()
     {

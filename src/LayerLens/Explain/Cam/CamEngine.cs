@@ -30,8 +30,17 @@ public sealed class CamEngine : ICamEngine
         _nhwc = graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC" : graph.Format == "tfjs";
     }
 
-    /// <summary>Whether the graph's images and activations are NHWC (TensorFlow.js) rather than NCHW.</summary>
+    /// <summary>Whether the graph's activations are NHWC (TensorFlow.js) rather than NCHW (ONNX).</summary>
     public bool ChannelsLast => _nhwc;
+
+    /// <summary>
+    /// Whether an image batch for this graph is NHWC: the graph's layout metadata when it has one, NHWC for
+    /// TensorFlow.js, else from the shape (last dimension 1–4 and the second larger than 4: an ONNX graph exported
+    /// from Keras takes NHWC images and transposes them inside).
+    /// </summary>
+    public bool InputChannelsLast(Tensor input) =>
+        _graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC"
+        : _graph.Format == "tfjs" || (input.dim() == 4 && input.shape[3] is >= 1 and <= 4 && input.shape[1] > 4);
 
     /// <summary>The value whose entries are the raw class scores: the input of a Softmax that produces
     /// <paramref name="outputName"/> (through Identity/Reshape/Flatten/Squeeze), else the output itself.</summary>
@@ -64,7 +73,8 @@ public sealed class CamEngine : ICamEngine
         var logitsName = LogitsOf(output);
         var methods = request.Methods.Distinct().ToList();
         var weights = methods.ToDictionary(m => m, CamWeights.For);
-        int height = (int)input.shape[_nhwc ? 1 : 2], width = (int)input.shape[_nhwc ? 2 : 3];
+        bool inputNhwc = InputChannelsLast(input);
+        int height = (int)input.shape[inputNhwc ? 1 : 2], width = (int)input.shape[inputNhwc ? 2 : 3];
 
         var first = Core(input, request, output, logitsName, weights, null, height, width);
         var classes = first.Classes;
@@ -81,7 +91,7 @@ public sealed class CamEngine : ICamEngine
                     if (!flip && factor == 1.0) continue;
                     using var inner = NewDisposeScope();
                     var x = input.mul(factor);
-                    if (flip) x = x.flip(_nhwc ? 2 : 3);
+                    if (flip) x = x.flip(inputNhwc ? 2 : 3);
                     var aug = Core(x, request, output, logitsName, weights, classes, height, width);
                     foreach (var m in methods)
                     {
@@ -181,7 +191,7 @@ public sealed class CamEngine : ICamEngine
     ForwardResult RunTapped(Tensor x, bool needGrad, IReadOnlyCollection<string> taps)
     {
         var options = new RunOptions { Grad = needGrad, Taps = taps };
-        if (!needGrad || _nhwc || x.dim() != 4 || !x.is_floating_point() || _stridedFailed) return _graph.Run(x, options);
+        if (!needGrad || InputChannelsLast(x) || x.dim() != 4 || !x.is_floating_point() || _stridedFailed) return _graph.Run(x, options);
         using var nhwc = x.permute(0, 2, 3, 1);
         using var packed = nhwc.contiguous();
         using var channelsLast = packed.permute(0, 3, 1, 2);
@@ -310,7 +320,7 @@ public sealed class CamEngine : ICamEngine
         {
             using var scope = NewDisposeScope();
             var xs = _x.index_select(0, imageIndex);
-            xs = xs.mul((_e._nhwc ? masks.unsqueeze(-1) : masks.unsqueeze(1)).to(xs.dtype));
+            xs = xs.mul((_e.InputChannelsLast(xs) ? masks.unsqueeze(-1) : masks.unsqueeze(1)).to(xs.dtype));
             return Run(xs, imageIndex, null).MoveToOuterDisposeScope();
         }
 
