@@ -146,7 +146,16 @@ public class CorpusPipelineTests : IDisposable
         Assert.Equal(4 - cupImages, int.Parse(mods.Single(m => m["modification"] == "paste:cup" && m["group"] == "all")["images"]));
         var outcomes = Csv(summary.ModificationOutcomesTablePath!);
         foreach (var o in outcomes.Where(o => o["modification"] == "grayscale"))
-            Assert.Equal(o["original_class"], summary.Images.Single(i => i.Id == o["id"]).TopClass);
+        {
+            var r = summary.Images.Single(i => i.Id == o["id"]);
+            Assert.Equal(o["original_class"], r.TopClass);
+            // Edited images are classified in batches; each row must equal the classifier on that one image.
+            var before = classifier.Probabilities(ImageDecoder.Decode(r.Path));
+            var after = classifier.Probabilities(ImageEditor.Grayscale(ImageDecoder.Decode(r.Path)));
+            int top = Array.IndexOf(before, before.Max());
+            Assert.Equal(classifier.Labels[Array.IndexOf(after, after.Max())], o["modified_class"]);
+            Assert.Equal(after[top] - before[top], D(o["probability_change"]), 4);
+        }
 
         var html = File.ReadAllText(summary.ReportPath);
         Assert.Contains("Agreement between CAM methods", html);

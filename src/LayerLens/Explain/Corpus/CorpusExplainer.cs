@@ -241,27 +241,43 @@ public static class CorpusExplainer
             outcomeTable = new TidyTable(("id", ColumnKind.Text), ("modification", ColumnKind.Text), ("original_class", ColumnKind.Text), ("modified_class", ColumnKind.Text),
                 ("changed", ColumnKind.Integer), ("probability_change", ColumnKind.Number), ("kl_divergence", ColumnKind.Number));
             progress?.Report(new WorkProgress("modify", 0, records.Count, "images"));
-            for (int n = 0; n < records.Count; n++)
+            // Edited images are classified in batches of BatchSize (one forward pass each), in a fixed order.
+            var pending = new List<(ImageRecord Record, ImageModification Mod, RgbImage Edited)>();
+            void Flush()
             {
-                ct.ThrowIfCancellationRequested();
-                var r = records[n];
-                var image = ImageDecoder.Decode(r.Path);
-                var before = r.Probabilities;   // the CAM engine's forward pass on the unedited input
-                foreach (var m in mods)
+                if (pending.Count == 0) return;
+                var probs = BatchProbabilities(classifier, pending.Select(q => q.Edited).ToList());
+                for (int q = 0; q < pending.Count; q++)
                 {
-                    int seed = MixSeed(o.Seed, r.Id, m.Name);
-                    var edited = ImageEditor.Apply(m, image, r.Objects, seed, m is ImageModification.Paste p ? pastes[p.Category] : null);
-                    if (edited == null) continue;
-                    var after = classifier.Probabilities(edited);
-                    var oc = ModificationOutcome.Of(before, after);
+                    var (r, m, edited) = pending[q];
+                    var oc = ModificationOutcome.Of(r.Probabilities, probs[q]);   // before: the CAM engine's pass on the unedited input
                     outcomes[m.Name].Add(oc);
                     outcomeTable.Add(r.Id, m.Name, labels[oc.OriginalClass], labels[oc.ModifiedClass], oc.Changed ? 1 : 0, oc.ProbabilityChange, oc.KlDivergence);
                     if (outcomes[m.Name].Count <= 6 && modExamples.Count < 60)
                         modExamples.Add((ImageEncoder.Encode(Thumbnail(edited, 192), ImageFormat.Png), $"{r.Id} · {m.Name} · {labels[oc.OriginalClass]} → {labels[oc.ModifiedClass]}"));
                 }
-                if ((n + 1) % 16 == 0 || n + 1 == records.Count)
-                    progress?.Report(new WorkProgress("modify", n + 1, records.Count, "images", r.Id));
+                pending.Clear();
             }
+            for (int n = 0; n < records.Count; n++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var r = records[n];
+                var image = ImageDecoder.Decode(r.Path);
+                foreach (var m in mods)
+                {
+                    int seed = MixSeed(o.Seed, r.Id, m.Name);
+                    var edited = ImageEditor.Apply(m, image, r.Objects, seed, m is ImageModification.Paste p ? pastes[p.Category] : null);
+                    if (edited == null) continue;
+                    pending.Add((r, m, edited));
+                    if (pending.Count >= o.BatchSize) Flush();
+                }
+                if ((n + 1) % 16 == 0 || n + 1 == records.Count)
+                {
+                    if (n + 1 == records.Count) Flush();
+                    progress?.Report(new WorkProgress("modify", n + 1, records.Count, "images", r.Id));
+                }
+            }
+            Flush();
             modTable = new TidyTable(("modification", ColumnKind.Text), ("group", ColumnKind.Text), ("images", ColumnKind.Integer),
                 ("change_rate", ColumnKind.Number), ("change_rate_low", ColumnKind.Number), ("change_rate_high", ColumnKind.Number),
                 ("mean_probability_change", ColumnKind.Number), ("probability_change_low", ColumnKind.Number), ("probability_change_high", ColumnKind.Number),
@@ -350,6 +366,21 @@ public static class CorpusExplainer
         var tmp = path + $".{Environment.ProcessId}.tmp";
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>The classifier's probabilities for several images from one forward pass (same rule as ImageClassifier.Probabilities per row).</summary>
+    static double[][] BatchProbabilities(ImageClassifier classifier, IReadOnlyList<RgbImage> images)
+    {
+        using var scope = torch.NewDisposeScope();
+        var inputs = images.Select(im => classifier.Prepare(im).Input).ToList();
+        using var x = inputs.Count == 1 ? inputs[0].alias() : torch.cat(inputs, 0);
+        using var result = classifier.Graph.Run(x);
+        var output = result.Outputs[classifier.OutputName];
+        if (output.shape[0] != images.Count)
+            throw new LayerLensException($"model output '{classifier.OutputName}' has batch {output.shape[0]} for {images.Count} images", ErrorKind.Internal);
+        var rows = new double[images.Count][];
+        for (int i = 0; i < images.Count; i++) rows[i] = Classifier.Probabilities(output[i]);
+        return rows;
     }
 
     static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
