@@ -76,36 +76,60 @@ public static class PlsRegression
         var c0 = C.select(1, first[0, 0].ToInt64());
         Tensor Unit(Tensor v) => v / (v.dot(v).sqrt() + eps);
         if (t == 1) return Unit(c0);
-        if (t <= d)
+        // The iteration itself runs on managed arrays: at these sizes libtorch's per-call overhead would dominate.
+        bool tSpace = t <= d;
+        var A = (tSpace ? C.T.mm(C) : C.mm(C.T)).contiguous().data<double>().ToArray();
+        int m = (int)(tSpace ? t : d);
+        var a = new double[m];
+        if (tSpace) a[(int)first[0, 0].ToInt64()] = 1.0;
+        else c0.contiguous().data<double>().CopyTo(a, 0);
+        var Aa = new double[m];
+        var next = new double[m];
+        var Anext = new double[m];
+        MatVec(A, a, Aa, m);
+        double qa = tSpace ? Dot(a, Aa) : Dot(a, a);
+        for (int i = 1; i < maxIter; i++)
         {
-            var K = C.T.mm(C);
-            var a = zeros(t, dtype: ScalarType.Float64);
-            a[first[0, 0].ToInt64()] = 1.0;
-            var Ka = K.mv(a);
-            double qa = a.dot(Ka).ToDouble();
-            for (int i = 1; i < maxIter; i++)
-            {
-                var next = Ka / Ka.dot(Ka).sqrt();
-                var Knext = K.mv(next);
-                double qn = next.dot(Knext).ToDouble();
-                double cos = next.dot(Ka).ToDouble() / Math.Sqrt(qn * qa);
-                a = next; Ka = Knext; qa = qn;
-                if (2 - 2 * cos < tol) break;
-            }
-            return Unit(C.mv(a));
+            double norm = Math.Sqrt(Dot(Aa, Aa));
+            for (int j = 0; j < m; j++) next[j] = Aa[j] / norm;
+            MatVec(A, next, Anext, m);
+            // Cosine of consecutive x weights: in t-space x = C a, so x·x' = aᵀK a'; in d-space x = a.
+            double qn = tSpace ? Dot(next, Anext) : Dot(next, next);
+            double cross = tSpace ? Dot(next, Aa) : Dot(next, a);
+            double cos = cross / Math.Sqrt(qn * qa);
+            (a, next) = (next, a);
+            (Aa, Anext) = (Anext, Aa);
+            qa = qn;
+            if (2 - 2 * cos < tol) break;
         }
-        else
+        var v = tensor(a, dtype: ScalarType.Float64);
+        return Unit(tSpace ? C.mv(v) : v);
+    }
+
+    static double Dot(double[] x, double[] y)
+    {
+        var vx = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(x.AsSpan());
+        var vy = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(y.AsSpan());
+        var acc = System.Numerics.Vector<double>.Zero;
+        for (int i = 0; i < vx.Length; i++) acc += vx[i] * vy[i];
+        double s = System.Numerics.Vector.Dot(acc, System.Numerics.Vector<double>.One);
+        for (int i = vx.Length * System.Numerics.Vector<double>.Count; i < x.Length; i++) s += x[i] * y[i];
+        return s;
+    }
+
+    /// <summary>y = A x for a row-major m × m matrix.</summary>
+    static void MatVec(double[] A, double[] x, double[] y, int m)
+    {
+        var vx = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(x.AsSpan());
+        int tail = vx.Length * System.Numerics.Vector<double>.Count;
+        for (int r = 0; r < m; r++)
         {
-            var M = C.mm(C.T);
-            var u = Unit(c0);
-            for (int i = 1; i < maxIter; i++)
-            {
-                var next = Unit(M.mv(u));
-                var diff = next - u;
-                u = next;
-                if (diff.dot(diff).ToDouble() < tol) break;
-            }
-            return u;
+            var row = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(A.AsSpan(r * m, m));
+            var acc = System.Numerics.Vector<double>.Zero;
+            for (int i = 0; i < row.Length; i++) acc += row[i] * vx[i];
+            double s = System.Numerics.Vector.Dot(acc, System.Numerics.Vector<double>.One);
+            for (int i = tail; i < m; i++) s += A[r * m + i] * x[i];
+            y[r] = s;
         }
     }
 }

@@ -160,20 +160,29 @@ public static class SweepRunner
         var adapter = progress == null ? null : new SyncProgress<ExtractionProgress>(p =>
             progress.Report(new WorkProgress("extract", p.Done, p.Total, "images", model.Name)));
         var existing = File.Exists(storePath) ? FeatureStore.Open(storePath) : null;
-        if (existing != null && ProbeDifference(graph, modelFile, dataset, options, existing) is { } diff)
+        if (existing != null && ProbeDifference(graph, modelFile, dataset, options, existing.Provenance) is { } diff)
         {
             // The config changed for this model: its old store (and the units computed from it) no longer apply.
             progress?.Report(new WorkProgress("extract", 0, dataset.Count, "images", $"{model.Name}: settings changed ({diff}); extracting again"));
             File.Delete(storePath);
         }
+        // Likewise the blocks of an interrupted extraction made with other settings.
+        var runFile = Path.Combine(FeatureExtractor.PartsDir(storePath), "run.json");
+        if (File.Exists(runFile))
+        {
+            FeatureProvenance? unfinished = null;
+            try { unfinished = JsonDocument.Parse(File.ReadAllText(runFile)).RootElement.GetProperty("Provenance").Deserialize<FeatureProvenance>(); }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { }
+            if (unfinished == null || ProbeDifference(graph, modelFile, dataset, options, unfinished) != null)
+                Directory.Delete(FeatureExtractor.PartsDir(storePath), recursive: true);
+        }
         Wrap(config, model.Line, () => FeatureExtractor.Run(graph, modelFile, dataset, storePath, options, adapter, ct));
         return (storePath, pen);
     }
 
-    static string? ProbeDifference(Models.Engine.ModelGraph graph, string modelFile, ImageDataset dataset, ExtractionOptions options, FeatureStore existing)
+    static string? ProbeDifference(Models.Engine.ModelGraph graph, string modelFile, ImageDataset dataset, ExtractionOptions options, FeatureProvenance p)
     {
         var layers = LayerSelector.Parse(options.LayerSelector).Select(graph.Layers).Select(l => l.Name).ToArray();
-        var p = existing.Provenance;
         var sha = File.Exists(modelFile) ? FeatureProvenance.FileSha256(modelFile) : FeatureProvenance.Sha256Hex(new[] { modelFile });
         if (p.ModelSha256 != sha) return "model file";
         if (p.Preprocessing != options.Preprocessing.ToJson()) return "preprocessing";

@@ -93,6 +93,15 @@ public sealed class SweepResumeTests : IDisposable
         // 2 models × 7 layers (6 convs and the penultimate layer) × (4 readout + 3 neural metrics).
         Assert.Equal(2 * 7 * 7, reference.Results.RowCount);
 
+        // The report loads in a browser without errors, every plot decodes, no section is empty.
+        var page = Reports.HeadlessChromium.Check(reference.ReportPath);
+        Assert.Empty(page.ConsoleErrors);
+        Assert.Empty(page.BrokenImages);
+        Assert.Empty(page.EmptySections);
+        Assert.Equal(reference.Charts.Count, page.Images);
+        Assert.Equal(3, reference.Charts.Count);
+        Assert.Equal(5, page.Sections);
+
         // A changed target invalidates only its own units.
         File.AppendAllText(Path.Combine(_dir, "scores.csv"), "");
         var rows = File.ReadAllLines(Path.Combine(_dir, "scores.csv"));
