@@ -51,7 +51,7 @@ public static class DemoCommand
         o.WriteLine();
         o.WriteLine("(a) memorability × brain similarity (SYNTHETIC data; IT generated from " + s.GeneratorLayer + ")");
         foreach (var b in s.Sweep.BestLayers)
-            o.WriteLine(string.Create(inv, $"    best {b.Target,-13} layer of {b.Model,-8}: {b.Layer} (depth {b.RelativeDepth:0.00}), {b.Metric} {b.Value:0.000} ± {b.Error:0.000}"));
+            o.WriteLine(string.Create(inv, $"    best {b.Target,-22} layer of {b.Model,-8}: {b.Layer} (depth {b.RelativeDepth:0.00}), {b.Metric} {b.Value:0.000} ± {b.Error:0.000}"));
         foreach (var c in s.Sweep.Correlations)
             o.WriteLine(string.Create(inv, $"    {c.Scope}: Spearman({c.X}, {c.Y}) = {c.Rho:0.00} [{c.Low:0.00}, {c.High:0.00}] over {c.N} layers"));
         o.WriteLine("(b) image quality (SYNTHETIC ratings from distortion levels): best rows by SROCC");

@@ -139,20 +139,20 @@ public static class DemoRunner
             sb.AppendLine("    reducer: gap");
         }
         sb.AppendLine("targets:");
-        sb.AppendLine("  - name: memorability");
+        sb.AppendLine("  - name: memorability-synthetic");
         sb.AppendLine("    scores: data/memorability/memorability.csv");
         sb.AppendLine("    id_column: id");
         sb.AppendLine("    column: score");
         sb.AppendLine("    readout: ridge");
         sb.AppendLine("    cv: kfold:5");
-        sb.AppendLine("  - name: IT");
+        sb.AppendLine("  - name: IT-synthetic");
         sb.AppendLine("    neural: data/neural-it");
         sb.AppendLine("    region: IT");
         sb.AppendLine("    metric: pls");
         sb.AppendLine("    splits: 10");
         sb.AppendLine("analysis:");
-        sb.AppendLine("  accuracy: memorability");
-        sb.AppendLine("  brain: IT");
+        sb.AppendLine("  accuracy: memorability-synthetic");
+        sb.AppendLine("  brain: IT-synthetic");
         return sb.ToString();
     }
 
@@ -162,6 +162,7 @@ public static class DemoRunner
         sb.AppendLine("# Written by `layerlens demo`. SYNTHETIC RATINGS: the distortion set is generated from the bundled photographs");
         sb.AppendLine("# and its scores come from the distortion levels, not from human observers.");
         sb.AppendLine("# Re-run with: layerlens iqa iqa.yaml --out quality");
+        sb.AppendLine("title: \"Network layers as image-quality metrics (SYNTHETIC ratings: distortion levels, not human judgements)\"");
         sb.AppendLine(CultureInfo.InvariantCulture, $"seed: {o.Seed}");
         sb.AppendLine("models:");
         foreach (var (model, layers) in o.SweepModels)
@@ -172,7 +173,7 @@ public static class DemoRunner
         sb.AppendLine(CultureInfo.InvariantCulture, $"readouts: [{string.Join(", ", o.QualityReadouts)}]");
         sb.AppendLine("datasets:");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  - dataset: {Q("distort:" + Path.GetFullPath(o.PhotosDir))}");
-        sb.AppendLine("    name: photos-distorted");
+        sb.AppendLine("    name: photos-synthetic-ratings");
         sb.AppendLine(CultureInfo.InvariantCulture, $"    max_side: {o.QualityMaxSide}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"    levels: [{string.Join(", ", o.QualityLevels)}]");
         return sb.ToString();

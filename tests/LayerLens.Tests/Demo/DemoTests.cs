@@ -27,10 +27,10 @@ public class DemoTests
         });
 
         // (a) The generating layer (or its immediate neighbour) is where IT similarity peaks in the generating network.
-        var generator = summary.Sweep.BestLayers.Single(b => b.Model == "emotion" && b.Target == "IT");
+        var generator = summary.Sweep.BestLayers.Single(b => b.Model == "emotion" && b.Target == "IT-synthetic");
         Assert.True(generator.Layer == summary.GeneratorLayer || Math.Abs(generator.RelativeDepth - DepthOf(summary, summary.GeneratorLayer)) <= 0.11,
             $"best IT layer {generator.Layer} (depth {generator.RelativeDepth}) is far from the generating layer {summary.GeneratorLayer}");
-        Assert.Contains(summary.Sweep.BestLayers, b => b.Model == "nanodet" && b.Target == "memorability");
+        Assert.Contains(summary.Sweep.BestLayers, b => b.Model == "nanodet" && b.Target == "memorability-synthetic");
         Assert.True(File.Exists(summary.Sweep.ResultsParquet));
         Assert.Contains("SYNTHETIC", File.ReadAllText(Path.Combine(dir, "data", "neural-it", "GENERATED.txt")));
         // (b) Baselines and both networks' layers are in the quality table.

@@ -42,6 +42,9 @@ public static class CamMath
         var lo = maps.amin(new long[] { 1, 2 }, keepdim: true);
         var shifted = maps.sub(lo);
         var hi = shifted.amax(new long[] { 1, 2 }, keepdim: true);
-        return shifted.div(hi.add(1e-7)).MoveToOuterDisposeScope();
+        // An explicit Scalar held to the end of the call: an implicit one can be finalised by the GC while libtorch
+        // still reads it ("Unknown scalar type", seen once under a busy test run).
+        using var eps = 1e-7.ToScalar();
+        return shifted.div(hi.add(eps)).MoveToOuterDisposeScope();
     }
 }
