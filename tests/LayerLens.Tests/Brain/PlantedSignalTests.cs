@@ -9,8 +9,8 @@ namespace LayerLens.Tests.Brain;
 /// Planted signals: three synthetic "layers"; memorability-like targets are a noisy linear function of layer B and
 /// neural responses (with repetitions) of layer C. The readout must rank B first, the brain score must rank C first
 /// with a ceiled score ≥ 0.9, and shuffled targets must stay inside the 95% permutation band.
-/// (Synthetic Gaussian features stand in for a real graph's features here; the sweep over a real graph is the
-/// sweep's own test, not yet written.)
+/// (Synthetic Gaussian features stand in for a real graph's features here; the same check over a real graph's
+/// layers, through the whole sweep, is Sweep/SweepPlantedTests.)
 /// </summary>
 public class PlantedSignalTests
 {
