@@ -242,7 +242,8 @@ public static class FeatureExtractor
             {
                 using var inner = NewDisposeScope();
                 block.RecordShape(layer.Name, act.shape.Skip(1).ToArray());
-                var r = reducer.Reduce(layer.Name, act);
+                // Reducers pool over the spatial axes of [N, C, H, W]; channels-last maps (TF.js graphs) are viewed so.
+                var r = reducer.Reduce(layer.Name, graph.ChannelsFirst(act));
                 block.Append(layer.Name, r);
             },
         });
@@ -286,7 +287,7 @@ public static class FeatureExtractor
                         {
                             Taps = group.Select(l => l.Name).ToArray(),
                             KeepTaps = false,
-                            OnTap = (layer, act) => collected[layer.Name].Add(act.detach().to(ScalarType.Float32).cpu().flatten(1).clone().DetachFromDisposeScope()),
+                            OnTap = (layer, act) => collected[layer.Name].Add(graph.ChannelsFirst(act).detach().to(ScalarType.Float32).cpu().flatten(1).clone().DetachFromDisposeScope()),
                         });
                     }
                     finally

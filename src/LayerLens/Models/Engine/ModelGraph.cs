@@ -98,6 +98,26 @@ public sealed class ModelGraph : IDisposable
 
     /// <summary>Every tappable layer in execution order (shape computations and constants are not layers).</summary>
     /// <summary>
+    /// Whether a 4-D activation of this graph carries its channels last ([N, H, W, C]). Plain ONNX graphs are NCHW.
+    /// TensorFlow graphs are NHWC by default, but graphs converted from ONNX (nanodet) transpose back and forth, so
+    /// the activation's own shape decides where it can: square maps ([N, S, S, C] vs [N, C, S, S]) are unambiguous;
+    /// otherwise the graph's declared layout is taken.
+    /// </summary>
+    public bool IsChannelsLast(long[] shape)
+    {
+        if (shape.Length != 4) return false;
+        bool declared = Metadata.TryGetValue("layout", out var layout);
+        if (!declared && Format != "tfjs") return false;
+        if (shape[1] == shape[2] && shape[3] != shape[1]) return true;
+        if (shape[2] == shape[3] && shape[1] != shape[2]) return false;
+        return declared ? layout == "NHWC" : true;
+    }
+
+    /// <summary>A 4-D activation as [N, C, H, W] (a permuted view when the graph keeps it channels last).</summary>
+    public Tensor ChannelsFirst(Tensor activation) =>
+        activation.dim() == 4 && IsChannelsLast(activation.shape) ? activation.permute(0, 3, 1, 2) : activation;
+
+    /// <summary>
     /// The largest batch the graph takes: 1 when its first input declares a fixed batch of 1 (models exported without
     /// a dynamic batch axis, many TF.js detectors), else unlimited. Batching code clamps its batch size to this.
     /// </summary>

@@ -69,11 +69,8 @@ public sealed class DeepDistance
     public FeatureReadout Readout { get; }
     internal ModelGraph Graph => _graph;
 
-    /// <summary>Whether the graph keeps TensorFlow's NHWC layout, so 4-D activations carry channels last.</summary>
-    bool ChannelsLast => _graph.Metadata.TryGetValue("layout", out var l) && l == "NHWC";
-
-    /// <summary>Activations as the readouts expect them, channels second ([N, C, H, W]); NHWC graphs are permuted.</summary>
-    internal Tensor ChannelsFirst(Tensor act) => ChannelsLast && act.dim() == 4 ? act.permute(0, 3, 1, 2) : act;
+    /// <summary>Activations as the readouts expect them, channels second ([N, C, H, W]); channels-last maps are permuted.</summary>
+    internal Tensor ChannelsFirst(Tensor act) => _graph.ChannelsFirst(act);
 
     /// <summary>One forward pass over <paramref name="input"/> keeping the activations of every layer.</summary>
     public LayerFeatures Features(Tensor input) =>
