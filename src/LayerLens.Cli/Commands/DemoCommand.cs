@@ -54,12 +54,13 @@ public static class DemoCommand
             o.WriteLine(string.Create(inv, $"    best {b.Target,-22} layer of {b.Model,-8}: {b.Layer} (depth {b.RelativeDepth:0.00}), {b.Metric} {b.Value:0.000} ± {b.Error:0.000}"));
         foreach (var c in s.Sweep.Correlations)
             o.WriteLine(string.Create(inv, $"    {c.Scope}: Spearman({c.X}, {c.Y}) = {c.Rho:0.00} [{c.Low:0.00}, {c.High:0.00}] over {c.N} layers"));
-        o.WriteLine("(b) image quality (SYNTHETIC ratings from distortion levels): best rows by SROCC");
-        var t = s.Quality.Table;
-        int sr = t.IndexOf("srocc");
-        foreach (var row in Enumerable.Range(0, t.RowCount).Where(i => t.Rows[i][sr] is double d && !double.IsNaN(d))
-                     .OrderByDescending(i => (double)t.Rows[i][sr]!).Take(5))
-            o.WriteLine(string.Create(inv, $"    {t.Text(row, "model"),-10} {t.Text(row, "layer"),-50} {t.Text(row, "readout"),-6} {t.Text(row, "distortion"),-14} SROCC {t.Number(row, "srocc"):0.000}"));
+        o.WriteLine("(b) image quality (SYNTHETIC ratings from distortion levels), all distortions pooled: baselines and each network's best layer");
+        var t = DemoReport.PooledSummary(s.Quality.Table);
+        for (int row = 0; row < t.RowCount; row++)
+        {
+            var who = t.Text(row, "role") == "baseline" ? t.Text(row, "readout") : $"{t.Text(row, "model")} {t.Text(row, "readout")} @ {t.Text(row, "layer")}";
+            o.WriteLine(string.Create(inv, $"    SROCC {t.Number(row, "srocc"):0.000}  {who}"));
+        }
         o.WriteLine("(c) explanations: top class and objects per photograph");
         foreach (var i in s.Explanations.Images)
             o.WriteLine(string.Create(inv, $"    {i.Id,-16} {i.TopClass,-9} {i.Confidence:0.00}  {i.Detections} objects"));

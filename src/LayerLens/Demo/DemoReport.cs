@@ -51,7 +51,7 @@ public static class DemoReport
                        $"distance ({string.Join(", ", o.QualityReadouts)}) is compared with PSNR, SSIM and MS-SSIM by rank correlation.")
             .Code("layerlens iqa iqa.yaml --out quality");
         foreach (var chart in quality.Plots) r.Chart(chart);
-        r.Table(TopRows(quality.Table, "srocc", 15), "The 15 best rows by SROCC (all distortion types pooled where the table pools them)")
+        r.Table(PooledSummary(quality.Table), "All distortion types pooled: the baselines and each network × readout's best layer, by SROCC")
             .Raw($"<p>Full quality report: <a href=\"{Rel(quality.ReportPath)}\">{Rel(quality.ReportPath)}</a>; tidy table: {Rel(quality.ResultsCsv)}.</p>");
 
         r.Section("(c) What drives the classifier: CAMs with object detection")
@@ -84,15 +84,23 @@ public static class DemoReport
         r.Save(path);
     }
 
-    /// <summary>The <paramref name="n"/> rows with the highest <paramref name="column"/> (missing values last).</summary>
-    static TidyTable TopRows(TidyTable table, string column, int n)
+    /// <summary>
+    /// The quality table pooled over distortion types: every baseline (PSNR, SSIM, MS-SSIM, LPIPS) and each model ×
+    /// readout's best layer, by SROCC, best first.
+    /// </summary>
+    public static TidyTable PooledSummary(TidyTable table)
     {
-        int c = table.IndexOf(column);
-        var top = new TidyTable(table.Columns.ToArray());
-        foreach (var row in table.Rows
-                     .OrderByDescending(row => row[c] is double d && !double.IsNaN(d) ? d : double.NegativeInfinity)
-                     .Take(n))
-            top.Add(row);
-        return top;
+        int role = table.IndexOf("role"), dist = table.IndexOf("distortion"), sr = table.IndexOf("srocc");
+        int model = table.IndexOf("model"), readout = table.IndexOf("readout");
+        double Srocc(object?[] r) => r[sr] is double d && !double.IsNaN(d) ? d : double.NegativeInfinity;
+        var pooled = table.Rows.Where(r => (string?)r[dist] == "all").ToList();
+        var keep = pooled.Where(r => (string?)r[role] == "baseline")
+            .Concat(pooled.Where(r => (string?)r[role] != "baseline")
+                .GroupBy(r => ((string?)r[model], (string?)r[readout]))
+                .Select(g => g.OrderByDescending(Srocc).First()))
+            .OrderByDescending(Srocc);
+        var summary = new TidyTable(table.Columns.ToArray());
+        foreach (var row in keep) summary.Add(row);
+        return summary;
     }
 }

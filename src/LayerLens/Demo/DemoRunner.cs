@@ -37,8 +37,8 @@ public sealed record DemoOptions
     public IReadOnlyList<string> CamMethods { get; init; } = new[] { "gradcam", "gradcampp", "scorecam", "eigencam" };
     public string Detector { get; init; } = "zoo:nanodet";
     public IReadOnlyList<string> Modifications { get; init; } = new[] { "grayscale", "remove:person" };
-    /// <summary>Longest side of the photographs in the generated distortion set, and the levels generated.</summary>
-    public int QualityMaxSide { get; init; } = 128;
+    /// <summary>Longest side of the photographs in the generated distortion set (MS-SSIM needs a shorter side of at least 176 px; the bundled photos are 320 × 213 or larger), and the levels generated.</summary>
+    public int QualityMaxSide { get; init; } = 320;
     public IReadOnlyList<int> QualityLevels { get; init; } = new[] { 1, 3, 5 };
     public IReadOnlyList<string> QualityReadouts { get; init; } = new[] { "l2", "lpips" };
 }

@@ -37,6 +37,9 @@ public class DemoTests
         var models = Enumerable.Range(0, summary.Quality.Table.RowCount).Select(i => summary.Quality.Table.Text(i, "model")).ToHashSet();
         Assert.Contains("emotion", models);
         Assert.Contains("nanodet", models);
+        var pooled = LayerLens.Demo.DemoReport.PooledSummary(summary.Quality.Table);
+        var baselines = Enumerable.Range(0, pooled.RowCount).Where(i => pooled.Text(i, "role") == "baseline").Select(i => pooled.Text(i, "readout")).ToHashSet();
+        Assert.Superset(new HashSet<string> { "psnr", "ssim", "ms-ssim" }, baselines);
         // (c) Every photograph explained by both methods, with maps on disk.
         Assert.Equal(4, summary.Explanations.Images.Count);
         Assert.All(summary.Explanations.Images, i => Assert.Equal(2, i.MapPaths.Count(kv => File.Exists(kv.Value))));
