@@ -60,11 +60,11 @@ public sealed class FeatureStore
         {
             var l = layers[i];
             layerInfo.TryGetValue(l.Name, out var info);
-            // Chunks of up to 64 rows keep partial reads cheap and each chunk under a few MB.
-            uint chunkRows = (uint)Math.Max(1, Math.Min((long)Math.Max(1UL, n), Math.Max(1, (4 << 20) / (4L * Math.Max(1, l.Dim)))));
-            chunkRows = Math.Min(chunkRows, 64);
+            // Contiguous row-major storage: any run of rows is one contiguous read, and the writer puts each shard's
+            // rows straight into the file. (PureHDF's writing cache for chunked datasets keeps every chunk until the
+            // file is closed, i.e. the whole store in memory, which made peak RSS grow with the image count.)
             var dims = new[] { n, (ulong)l.Dim };
-            var chunks = n == 0 ? null : new[] { chunkRows, (uint)l.Dim };
+            uint[]? chunks = null;
             H5Dataset ds = half ? new H5Dataset<Half[]>(fileDims: dims, chunks: chunks) : new H5Dataset<float[]>(fileDims: dims, chunks: chunks);
             ds.Attributes = new Dictionary<string, object>
             {
