@@ -112,6 +112,11 @@ public sealed class FeatureStore
             using (var writer = file.BeginWrite(tmp))
             {
                 ulong row = 0;
+                // One array per layer and shard length, reused for every shard: fresh arrays per shard were large-object
+                // garbage that the runtime kept (peak RSS grew by about the size of the store while assembling).
+                var buffers = new Dictionary<(int, long), float[]>();
+                float[] Buffer(int layer, long length) =>
+                    buffers.TryGetValue((layer, length), out var b) ? b : buffers[(layer, length)] = new float[length];
                 foreach (var shard in shardPaths)
                 {
                     ulong rows = 0;
@@ -122,7 +127,7 @@ public sealed class FeatureStore
                         var sel = new HyperslabSelection(2, new[] { row, 0UL }, new[] { rows, (ulong)layers[i].Dim });
                         if (half) writer.Write((H5Dataset<Half[]>)datasets[i], Array.ConvertAll(data, v => (Half)v), fileSelection: sel);
                         else writer.Write((H5Dataset<float[]>)datasets[i], data, fileSelection: sel);
-                    });
+                    }, Buffer);
                     row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
                 }
             }
