@@ -27,7 +27,7 @@ public static class ExtractCommand
         var pcaRef = new Option<string?>("--pca-reference") { Description = "Reference images (folder or manifest) a pca:D reducer is fitted on." };
         var pcaCount = new Option<int>("--pca-reference-count") { Description = "Use only the first N reference images (0: all).", DefaultValueFactory = _ => 0 };
         var float16 = new Option<bool>("--float16") { Description = "Store features as float16 instead of float32." };
-        var blockRows = new Option<int>("--block-rows") { Description = "Rows per resumable block (0: chosen from a 64 MB buffer budget).", DefaultValueFactory = _ => 0, Hidden = true };
+        var blockRows = new Option<int>("--block-rows") { Description = "Rows per resumable block (0: chosen from a 16 MB buffer budget).", DefaultValueFactory = _ => 0, Hidden = true };
         var device = CommonOptions.Device();
         var pre = PreprocessingOptions.Create();
 

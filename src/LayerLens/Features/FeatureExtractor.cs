@@ -27,7 +27,7 @@ public sealed record ExtractionOptions
     /// <summary>Upper bound for one block's feature buffer; blocks are the unit of resumption. The buffer is the one
     /// part of extraction's memory that grows with the image count (up to this bound), so it is kept well below the
     /// runtime's own footprint: peak RSS for 10,000 images then stays within 1.2× of that for 1,000.</summary>
-    public long BlockBudgetBytes { get; init; } = 64L << 20;
+    public long BlockBudgetBytes { get; init; } = 16L << 20;
     /// <summary>Upper bound for the reference activations held while fitting PCA.</summary>
     public long PcaBudgetBytes { get; init; } = 2L << 30;
     /// <summary>Store features as float16 (half the size; about 3 significant digits).</summary>
@@ -195,6 +195,8 @@ public static class FeatureExtractor
             }
         }
 
+        // The block buffer is garbage now; return it before assembly allocates its own (one collection per run).
+        GC.Collect();
         progress?.Report(new ExtractionProgress(total, total, 0, TimeSpan.Zero, "assemble"));
         var shardPaths = Enumerable.Range(0, blocks).Select(b => Path.Combine(parts, FeatureShard.FileName(b))).ToList();
         var allSkipped = shardPaths.SelectMany(p => FeatureShard.ReadHeader(p).Skipped).ToList();

@@ -46,8 +46,9 @@ public sealed class FeatureShard
 
     public static Header ReadHeader(string path) => Read(path, null);
 
-    /// <summary>Reads the header and calls <paramref name="onLayer"/> with each layer's data in turn.</summary>
-    public static Header Read(string path, Action<int, float[]>? onLayer)
+    /// <summary>Reads the header and calls <paramref name="onLayer"/> with each layer's data in turn; <paramref name="allocate"/>
+    /// (layer index, length) can hand out reused arrays so that reading many shards makes no garbage.</summary>
+    public static Header Read(string path, Action<int, float[]>? onLayer, Func<int, long, float[]>? allocate = null)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         var magic = new byte[8];
@@ -65,7 +66,8 @@ public sealed class FeatureShard
         {
             for (int i = 0; i < header.Layers.Length; i++)
             {
-                var data = new float[(long)header.Layers[i].Dim * header.Ids.Length];
+                long length = (long)header.Layers[i].Dim * header.Ids.Length;
+                var data = allocate?.Invoke(i, length) ?? new float[length];
                 fs.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()));
                 onLayer(i, data);
             }

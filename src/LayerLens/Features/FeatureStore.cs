@@ -60,11 +60,11 @@ public sealed class FeatureStore
         {
             var l = layers[i];
             layerInfo.TryGetValue(l.Name, out var info);
-            // Chunks of up to 64 rows keep partial reads cheap and each chunk under a few MB.
-            uint chunkRows = (uint)Math.Max(1, Math.Min((long)Math.Max(1UL, n), Math.Max(1, (4 << 20) / (4L * Math.Max(1, l.Dim)))));
-            chunkRows = Math.Min(chunkRows, 64);
+            // Contiguous row-major storage: any run of rows is one contiguous read, and the writer puts each shard's
+            // rows straight into the file. (PureHDF's writing cache for chunked datasets keeps every chunk until the
+            // file is closed, i.e. the whole store in memory, which made peak RSS grow with the image count.)
             var dims = new[] { n, (ulong)l.Dim };
-            var chunks = n == 0 ? null : new[] { chunkRows, (uint)l.Dim };
+            uint[]? chunks = null;
             H5Dataset ds = half ? new H5Dataset<Half[]>(fileDims: dims, chunks: chunks) : new H5Dataset<float[]>(fileDims: dims, chunks: chunks);
             ds.Attributes = new Dictionary<string, object>
             {
@@ -112,6 +112,11 @@ public sealed class FeatureStore
             using (var writer = file.BeginWrite(tmp))
             {
                 ulong row = 0;
+                // One array per layer and shard length, reused for every shard: fresh arrays per shard were large-object
+                // garbage that the runtime kept (peak RSS grew by about the size of the store while assembling).
+                var buffers = new Dictionary<(int, long), float[]>();
+                float[] Buffer(int layer, long length) =>
+                    buffers.TryGetValue((layer, length), out var b) ? b : buffers[(layer, length)] = new float[length];
                 foreach (var shard in shardPaths)
                 {
                     ulong rows = 0;
@@ -122,7 +127,7 @@ public sealed class FeatureStore
                         var sel = new HyperslabSelection(2, new[] { row, 0UL }, new[] { rows, (ulong)layers[i].Dim });
                         if (half) writer.Write((H5Dataset<Half[]>)datasets[i], Array.ConvertAll(data, v => (Half)v), fileSelection: sel);
                         else writer.Write((H5Dataset<float[]>)datasets[i], data, fileSelection: sel);
-                    });
+                    }, Buffer);
                     row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
                 }
             }

@@ -84,7 +84,7 @@ public sealed class ModelGraph : IDisposable
     }
 
     public string Name { get; }
-    /// <summary>The importer's parsed file (an ONNX ModelProto), kept so a changed model can be saved again.</summary>
+    /// <summary>The importer's parsed file (an ONNX ModelProto, or a TF.js model.json as a JsonElement), kept so a changed model can be saved as ONNX.</summary>
     public object? Source { get; init; }
     /// <summary>"onnx" or "tfjs".</summary>
     public string Format { get; }
