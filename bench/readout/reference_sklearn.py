@@ -43,7 +43,12 @@ if len(sys.argv) > 5:
     for split in range(10):
         idx = np.random.default_rng(split).permutation(s)
         tr, te = idx[: int(0.9 * s)], idx[int(0.9 * s):]
-        PLSRegression(25, scale=False).fit(Xp[tr], Yp[tr]).predict(Xp[te])
+        pred = PLSRegression(25, scale=False).fit(Xp[tr], Yp[tr]).predict(Xp[te])
+        if split == 0:
+            first_pred = pred
     res["pls_seconds"] = time.perf_counter() - start
+    # Saved after timing: split 0's permutation and predictions, for LayerLens's agreement check on the same split.
+    np.save(f"{out}/pls_pred0.npy", first_pred)
+    np.save(f"{out}/pls_perm0.npy", np.random.default_rng(0).permutation(s).astype(np.float64))
 json.dump(res, open(f"{out}/sklearn.json", "w"))
 print(json.dumps({k: v for k, v in res.items() if k != "alphas"}))

@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Diagnostics;
 using System.Text.Json;
 using LayerLens.IO;
@@ -29,6 +30,7 @@ int same = 0, total = 0;
 for (int k = 0; k < chosen.Count; k++)
     for (int j = 0; j < chosen[k].Length; j++) { total++; if (Math.Abs(chosen[k][j] - refAlphas[k][j]) <= 1e-9 * refAlphas[k][j]) same++; }
 double? pls = null;
+double? plsMaxRelDiff = null;
 if (File.Exists(Path.Combine(dir, "xp.npy")))
 {
     using var Xp = Npy.Read(Path.Combine(dir, "xp.npy"));
@@ -45,6 +47,18 @@ if (File.Exists(Path.Combine(dir, "xp.npy")))
         m.Predict(Xp.index_select(0, te));
     }
     pls = sw.Elapsed.TotalSeconds;
+    var refPath = Path.Combine(dir, "pls_pred0.npy");
+    if (File.Exists(refPath))
+    {
+        // Untimed: scikit-learn's split 0, fitted again, and the largest prediction difference relative to the
+        // predictions' largest magnitude.
+        using var scope = NewDisposeScope();
+        var perm = Npy.Read(Path.Combine(dir, "pls_perm0.npy")).to_type(ScalarType.Int64);
+        int cut = (int)(0.9 * s);
+        using var m = PlsRegression.Fit(Xp.index_select(0, perm[..cut]), Yp.index_select(0, perm[..cut]), 25);
+        var expected = Npy.Read(refPath).to_type(ScalarType.Float64);
+        plsMaxRelDiff = (m.Predict(Xp.index_select(0, perm[cut..])) - expected).abs().max().ToDouble() / expected.abs().max().ToDouble();
+    }
 }
 double skRidge = reference.GetProperty("ridge_seconds").GetDouble();
 Console.WriteLine(JsonSerializer.Serialize(new
@@ -53,5 +67,6 @@ Console.WriteLine(JsonSerializer.Serialize(new
     same_alphas = $"{same}/{total}",
     layerlens_pls_seconds = pls,
     sklearn_pls_seconds = reference.TryGetProperty("pls_seconds", out var p) ? p.GetDouble() : (double?)null,
+    pls_max_relative_difference = plsMaxRelDiff,
     pls_speedup = pls is double q && reference.TryGetProperty("pls_seconds", out var p2) ? p2.GetDouble() / q : (double?)null,
 }));

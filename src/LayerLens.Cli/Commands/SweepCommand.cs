@@ -16,7 +16,7 @@ public static class SweepCommand
             "Score every selected layer of every model on every target (memorability-like scores, neural recordings) and write one tidy table\n" +
             "(results.csv, results.parquet), the accuracy × brain-similarity analysis, plots and a self-contained report.html.\n" +
             "A killed sweep continues where it stopped with --resume.\n\n" +
-            "Example:\n" +
+            "Examples:\n" +
             "  layerlens sweep memorability.yaml --out sweep-out\n" +
             "  layerlens sweep memorability.yaml --out sweep-out --resume")
         { config, output, resume };
