@@ -70,7 +70,7 @@ public class CorpusPipelineTests : IDisposable
         {
             Images = new[] { photos }, Classifier = classifier, Detector = detector,
             Methods = new[] { "gradcam", "gradcampp" }, Layers = new[] { EmotionLayer },
-            Modifications = new[] { "remove:person", "grayscale", "paste:cup" },
+            Modifications = new[] { "remove:person", "grayscale", "paste:cat" },
             OutputDir = _dir, MinDetectionScore = 0.3, Permutations = 200, BootstrapResamples = 200, Seed = 5,
         });
         Assert.Equal(new[] { "astronaut", "chelsea", "coffee", "motorcycle_left" }, summary.Images.Select(i => i.Id));
@@ -137,13 +137,13 @@ public class CorpusPipelineTests : IDisposable
         Assert.Equal(2, summary.Agreements.Count);
         Assert.Equal(2 * 2 + 2 + 1, summary.Charts.Count);
 
-        // Modifications: grayscale applies to every photo, removal only where a person was found, paste where no cup was.
+        // Modifications: grayscale applies to every photo, removal only where a person was found, paste where no cat was.
         var mods = Csv(summary.ModificationsTablePath!);
         Assert.Equal(4, int.Parse(mods.Single(m => m["modification"] == "grayscale" && m["group"] == "all")["images"]));
         Assert.Equal(personImages.Count, int.Parse(mods.Single(m => m["modification"] == "remove:person:grey" && m["group"] == "all")["images"]));
-        var cupImages = objects.Where(o => o["category"] == "cup" && o["method"] == "gradcam").Select(o => o["id"]).Distinct().Count();
-        Assert.True(cupImages >= 1);
-        Assert.Equal(4 - cupImages, int.Parse(mods.Single(m => m["modification"] == "paste:cup" && m["group"] == "all")["images"]));
+        var catImages = objects.Where(o => o["category"] == "cat" && o["method"] == "gradcam").Select(o => o["id"]).Distinct().Count();
+        Assert.True(catImages >= 1);
+        Assert.Equal(4 - catImages, int.Parse(mods.Single(m => m["modification"] == "paste:cat" && m["group"] == "all")["images"]));
         var outcomes = Csv(summary.ModificationOutcomesTablePath!);
         foreach (var o in outcomes.Where(o => o["modification"] == "grayscale"))
         {

@@ -18,12 +18,13 @@ public class PhotoEndToEndTests
 
     static RgbImage Photo(string name) => ImageDecoder.Decode(TfJsReference.FixturePath("Photos", name + ".png"));
 
-    // The cat is the weakest class for both detectors on this small photo (dog also fires on it), hence its lower threshold.
+    // Thresholds: the CLI's default 0.3, lowered to 0.2 where a detector scores the object lower on these small
+    // photos (centernet's cat; nanodet's cup, 0.27 with its letterboxed input, beside "dining table" 0.49).
     [Theory]
-    [InlineData("nanodet", "chelsea", "cat", 0.2f)]
+    [InlineData("nanodet", "chelsea", "cat", 0.3f)]
     [InlineData("nanodet", "astronaut", "person", 0.3f)]
     [InlineData("nanodet", "motorcycle_left", "motorcycle", 0.3f)]
-    [InlineData("nanodet", "coffee", "cup", 0.3f)]
+    [InlineData("nanodet", "coffee", "cup", 0.2f)]
     [InlineData("centernet", "chelsea", "cat", 0.2f)]
     [InlineData("centernet", "astronaut", "person", 0.3f)]
     [InlineData("centernet", "motorcycle_left", "motorcycle", 0.3f)]
