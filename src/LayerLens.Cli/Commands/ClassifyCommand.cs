@@ -49,8 +49,9 @@ public static class ClassifyCommand
                     : null;
                 var csv = new StringBuilder("id,rank,label,probability\n");
                 var noFace = new List<string>();
-                foreach (var (id, path) in ImageSetOptions.List(parse.GetValue(images)!))
+                CliProgress.Items(parse.InvocationConfiguration.Output, err, "classify", "images", ImageSetOptions.List(parse.GetValue(images)!), item =>
                 {
+                    var (id, path) = item;
                     var image = ImageDecoder.Decode(path);
                     string where = "";
                     if (cropper != null)
@@ -59,8 +60,7 @@ public static class ClassifyCommand
                         if (face == null)
                         {
                             noFace.Add(id);
-                            err.WriteLine($"{id}: no face found, skipped");
-                            continue;
+                            return $"{id}: no face found, skipped";
                         }
                         image = face.Image;
                         where = $" (face [{face.X},{face.Y},{face.X + face.Width},{face.Y + face.Height}])";
@@ -68,8 +68,8 @@ public static class ClassifyCommand
                     var ranked = classifier.Classify(image, parse.GetValue(top));
                     foreach (var r in ranked)
                         csv.Append(CultureInfo.InvariantCulture, $"{Csv(id)},{r.Rank},{Csv(r.Label)},{r.Probability.ToString("0.######", CultureInfo.InvariantCulture)}\n");
-                    err.WriteLine($"{id}: {ranked[0].Label} {ranked[0].Probability.ToString("0.000", CultureInfo.InvariantCulture)}{where}");
-                }
+                    return $"{id}: {ranked[0].Label} {ranked[0].Probability.ToString("0.000", CultureInfo.InvariantCulture)}{where}";
+                });
                 var file = parse.GetValue(outFile)!;
                 AtomicFile.WriteAllText(file, csv.ToString());
                 if (noFace.Count > 0) err.WriteLine($"images without a face (skipped): {noFace.Count}");

@@ -42,6 +42,32 @@ public static class CliProgress
     public static void Run(TextWriter stdout, Action<IProgress<WorkProgress>> work) =>
         Run<int>(stdout, p => { work(p); return 0; });
 
+    /// <summary>
+    /// A loop over items that reports one line each (detect, classify): on a terminal a bar, with the items' lines
+    /// printed after it; otherwise each item's line on <paramref name="lines"/> as it is done (the plain progress).
+    /// </summary>
+    public static void Items<T>(TextWriter stdout, TextWriter lines, string stage, string unit, IReadOnlyList<T> items, Func<T, string?> body)
+    {
+        if (!IsTerminal(stdout))
+        {
+            foreach (var item in items)
+                if (body(item) is { } line) lines.WriteLine(line);
+            return;
+        }
+        var collected = new List<string>();
+        Run(stdout, progress =>
+        {
+            int done = 0;
+            progress.Report(new WorkProgress(stage, 0, items.Count, unit));
+            foreach (var item in items)
+            {
+                if (body(item) is { } line) collected.Add(line);
+                progress.Report(new WorkProgress(stage, ++done, items.Count, unit));
+            }
+        });
+        foreach (var line in collected) lines.WriteLine(line);
+    }
+
     /// <summary>Plain progress lines: "stage: 120/500 images (24%), 8.1 images/s, ETA 00:00:47 — detail".</summary>
     public static IProgress<WorkProgress> PlainLines(TextWriter stdout, double intervalSeconds = 10)
     {

@@ -49,8 +49,9 @@ public static class DetectCommand
                 var dir = parse.GetValue(outDir)!;
                 Directory.CreateDirectory(dir);
                 var lines = new List<string>();
-                foreach (var (id, path) in list)
+                CliProgress.Items(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, "detect", "images", list, item =>
                 {
+                    var (id, path) = item;
                     var image = ImageDecoder.Decode(path);
                     var dets = detector.Detect(image, options);
                     lines.Add(JsonSerializer.Serialize(new
@@ -60,8 +61,8 @@ public static class DetectCommand
                     }));
                     if (parse.GetValue(overlays))
                         ImageEncoder.Save(Overlay.Draw(image, dets), Path.Combine(dir, "overlays", id + ".png"));
-                    parse.InvocationConfiguration.Error.WriteLine($"{id}: {dets.Count} objects{(dets.Count > 0 ? " (" + string.Join(", ", dets.Take(5).Select(d => $"{d.Label} {d.Score.ToString("0.00", CultureInfo.InvariantCulture)}")) + ")" : "")}");
-                }
+                    return $"{id}: {dets.Count} objects{(dets.Count > 0 ? " (" + string.Join(", ", dets.Take(5).Select(d => $"{d.Label} {d.Score.ToString("0.00", CultureInfo.InvariantCulture)}")) + ")" : "")}";
+                });
                 AtomicFile.WriteAllText(Path.Combine(dir, "detections.jsonl"), string.Concat(lines.Select(line => line + "\n")));
                 parse.InvocationConfiguration.Output.WriteLine(Path.Combine(dir, "detections.jsonl"));
                 return 0;

@@ -26,4 +26,22 @@ public class CliProgressTests
         var line = CliProgress.Format(new WorkProgress("sweep", 25, 100, "units"), TimeSpan.FromSeconds(5));
         Assert.Equal("sweep: 25/100 units (25%), 5.0 units/s, ETA 00:00:15", line);
     }
+
+    [Fact]
+    public void Item_loops_print_each_items_line_as_it_is_done_when_not_on_a_terminal()
+    {
+        var stdout = new StringWriter();
+        var lines = new StringWriter();
+        var seen = new List<int>();
+        CliProgress.Items(stdout, lines, "detect", "images", new[] { 1, 2, 3 }, i => { seen.Add(i); return i == 2 ? null : $"item {i}"; });
+        Assert.Equal(new[] { 1, 2, 3 }, seen);
+        Assert.Equal(new[] { "item 1", "item 3" }, lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", stdout.ToString()); // stdout stays for the command's result
+    }
+
+    [Fact]
+    public void First_report_of_a_stage_gives_no_rate()
+    {
+        Assert.Equal("extract: 32/160 images (20%)", CliProgress.Format(new WorkProgress("extract", 32, 160, "images"), TimeSpan.FromMilliseconds(2)));
+    }
 }
