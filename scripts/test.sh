@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh || exit 1
 
+# TorchSharp turns every number passed to a tensor op into a finalisable native Scalar and passes its handle without
+# keeping the object alive, so a garbage collection during the call can free the Scalar while libtorch reads it
+# ("Unknown scalar type", a failed float conversion): about one failure per full run here. A large gen0 budget makes
+# collections, and so the race, much rarer; hot paths in LayerLens hold their Scalars explicitly.
+export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x10000000}"
+
 log=$(mktemp)
 dotnet test LayerLens.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -223,7 +223,8 @@ public class TfJsReferenceTests
         double scale = Math.Max(torch.where(finite, e.abs(), torch.zeros_like(e)).max().item<double>(), 1e-30);
         double err = d.max().item<double>() / scale;
         if (nonFiniteMismatch > 0) return (double.PositiveInfinity, $"'{name}': {nonFiniteMismatch} NaN/infinite values differ");
-        bool within = d.le(Tolerance * scale + AbsoluteFloor).all().item<bool>();
+        using var limit = (Tolerance * scale + AbsoluteFloor).ToScalar(); // held: see scripts/test.sh on implicit Scalars
+        bool within = d.le(limit).all().item<bool>();
         return (err, within ? null : $"'{name}': max error {err:E2} (scale {scale:G4})");
     }
 
