@@ -7,6 +7,32 @@ public static class TestPaths
 {
     public static string Fixtures => Path.Combine(AppContext.BaseDirectory, "Fixtures");
 
+    /// <summary>Starts the built `layerlens` CLI as a real process (output drained so it never blocks).</summary>
+    public static Process StartCli(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    /// <summary>Runs the CLI and SIGKILLs it once <paramref name="ready"/> holds; false if it finished first.</summary>
+    public static bool RunCliAndKill(string[] args, Func<bool> ready)
+    {
+        using var p = StartCli(args);
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
+        if (p.HasExited) return false;
+        p.Kill(); // SIGKILL: no handlers, no cleanup
+        p.WaitForExit();
+        return true;
+    }
+
     /// <summary>The repository root (the folder with LayerLens.sln), found upwards from the test binaries.</summary>
     public static string RepoRoot
     {

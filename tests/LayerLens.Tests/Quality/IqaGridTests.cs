@@ -227,24 +227,7 @@ public sealed class IqaGridTests : IDisposable
         Assert.Equal(Cell(s2.Table, "tiny", layers[1], "lpips", "all", "srocc"), Cell(s2.Table, "LPIPS", "combined", "lpips", "all", "srocc"), 12);
     }
 
-    /// <summary>Starts `layerlens iqa` as a real process and SIGKILLs it once <paramref name="ready"/> holds.</summary>
-    static bool RunAndKill(string[] args, Func<bool> ready)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddMinutes(5);
-        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        if (p.HasExited) return false;
-        p.Kill(); // SIGKILL: no handlers, no cleanup
-        p.WaitForExit();
-        return true;
-    }
+    static bool RunAndKill(string[] args, Func<bool> ready) => TestPaths.RunCliAndKill(args, ready);
 
     [Fact]
     public void Grid_killed_after_its_first_cell_resumes_and_ends_with_the_same_table()

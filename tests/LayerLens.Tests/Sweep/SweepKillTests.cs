@@ -10,30 +10,9 @@ public sealed class SweepKillTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    static Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+    static Process Start(params string[] args) => TestPaths.StartCli(args);
 
-    /// <summary>Runs the sweep and SIGKILLs it once <paramref name="ready"/> holds; false if it finished first.</summary>
-    static bool RunAndKill(Func<bool> ready, params string[] args)
-    {
-        using var p = Start(args);
-        var deadline = DateTime.UtcNow.AddMinutes(5);
-        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        if (p.HasExited) return false;
-        p.Kill(); // SIGKILL: no handlers, no cleanup
-        p.WaitForExit();
-        return true;
-    }
+    static bool RunAndKill(Func<bool> ready, params string[] args) => TestPaths.RunCliAndKill(args, ready);
 
     [Fact]
     public void Killed_sweep_process_resumes_to_the_same_table()

@@ -112,24 +112,7 @@ public class FinetuneCliTests
         "--preset", "raw", "--resize", "48x48", "--out", outDir,
     };
 
-    /// <summary>Starts `layerlens finetune` as a real process and SIGKILLs it once <paramref name="ready"/> holds.</summary>
-    static bool RunAndKill(string[] args, Func<bool> ready)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddMinutes(5);
-        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        if (p.HasExited) return false;
-        p.Kill(); // SIGKILL: no handlers, no cleanup
-        p.WaitForExit();
-        return true;
-    }
+    static bool RunAndKill(string[] args, Func<bool> ready) => TestPaths.RunCliAndKill(args, ready);
 
     [Fact]
     public void Finetune_killed_twice_and_restarted_ends_with_the_same_model_as_an_uninterrupted_run()
