@@ -71,7 +71,7 @@ public static class DemoRunner
         log.WriteLine($"(a) memorability x brain similarity: {o.Images} synthetic images, {o.SweepModels.Count} networks");
         var data = Path.Combine(dir, "data");
         var images = SyntheticStudy.GenerateImages(Path.Combine(data, "memorability"), o.Images, o.ImageSize, o.Seed);
-        var generatorLayer = GenerateNeural(o, zoo, images, Path.Combine(data, "neural-it"), progress, ct);
+        var generatorLayer = GenerateNeural(o, images, Path.Combine(data, "neural-it"), progress, ct);
         var sweepYaml = Path.Combine(dir, "sweep.yaml");
         AtomicFile.WriteAllText(sweepYaml, SweepYaml(o, generatorLayer));
         var sweep = SweepRunner.Run(SweepConfig.Load(sweepYaml), Path.Combine(dir, "sweep"), progress, ct);
@@ -92,12 +92,10 @@ public static class DemoRunner
     }
 
     /// <summary>Extracts the generating layer (channel means) and writes the synthetic neural folder; returns the layer's name.</summary>
-    static string GenerateNeural(DemoOptions o, ModelZoo zoo, SyntheticImageSet images, string folder, IProgress<WorkProgress>? progress, CancellationToken ct)
+    static string GenerateNeural(DemoOptions o, SyntheticImageSet images, string folder, IProgress<WorkProgress>? progress, CancellationToken ct)
     {
         using var graph = ModelLoader.Load(o.GeneratorModel);
-        var preprocessing = o.GeneratorModel.StartsWith("zoo:", StringComparison.Ordinal)
-            ? zoo.Get(o.GeneratorModel[4..]).Preprocessing
-            : Preprocessing.PreprocessingSpec.Resolve(o.GeneratorModel);
+        var preprocessing = Preprocessing.PreprocessingSpec.Resolve(o.GeneratorModel);
         var layer = o.GeneratorLayer ?? graph.Layers
             .Where(l => l.RelativeDepth <= 0.85)
             .OrderBy(l => Math.Abs(l.RelativeDepth - 0.6)).ThenBy(l => l.DepthIndex).First().Name;
@@ -189,10 +187,10 @@ public static class DemoRunner
         var detector = ObjectDetector.ForZoo(detectorGraph, zoo.Get(o.Detector[4..]));
         // The last convolutional block before global pooling, where CAMs are usually taken: the deepest layer with a
         // spatial map and more channels than classes (a class-map convolution just before pooling is skipped).
-        bool nhwc = graph.Metadata.TryGetValue("layout", out var layout) ? layout == "NHWC" : graph.Format == "tfjs";
         var camLayer = o.CamLayer ?? graph.InferShapes(graph.InputShapesFor(classifier.InputHeight, classifier.InputWidth))
-            .Where(l => l.OutputShape is { Length: 4 } s && (nhwc ? s[1] > 1 && s[2] > 1 && s[3] > classifier.Labels.Count
-                                                                  : s[2] > 1 && s[3] > 1 && s[1] > classifier.Labels.Count))
+            .Where(l => l.OutputShape is { Length: 4 } s && (graph.IsChannelsLast(s)
+                ? s[1] > 1 && s[2] > 1 && s[3] > classifier.Labels.Count
+                : s[2] > 1 && s[3] > 1 && s[1] > classifier.Labels.Count))
             .OrderByDescending(l => l.DepthIndex).FirstOrDefault()?.Name
             ?? throw new LayerLensException($"{o.Classifier}: no convolutional layer with a spatial map to explain; give a CAM layer", ErrorKind.Usage);
         var photos = Directory.EnumerateFiles(o.PhotosDir)

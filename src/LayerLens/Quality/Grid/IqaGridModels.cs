@@ -16,14 +16,11 @@ internal static class IqaGridModels
         var list = overrides?.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)).ToList();
         if (model.StartsWith("zoo:", StringComparison.Ordinal))
         {
-            var spec = FromZoo(ModelZoo.Default().Get(model[4..]));
+            var spec = ModelZoo.Default().Get(model[4..]).Preprocessing;
             return list == null ? spec.Validate() : spec.With(list, $"preprocessing of {model}");
         }
         return PreprocessingSpec.Resolve(model, list, fallback);
     }
-
-    /// <summary>A zoo entry's input recipe (its preprocessing spec).</summary>
-    public static PreprocessingSpec FromZoo(ZooEntry e) => e.Preprocessing;
 
     /// <summary>What identifies a model file's content cheaply: path, size and modification time (zoo: the name).</summary>
     public static string Identity(string model)
