@@ -1,12 +1,16 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace LayerLens.Quality.Metrics;
 
 /// <summary>
 /// Structural similarity (Wang et al., 2004) with a Gaussian window, on batches of [N,C,H,W] tensors.
-/// Local statistics come from one separable Gaussian filter over the five maps (x, y, x², y², xy) of every
-/// image and channel at once. The convolution is "valid": it equals scikit-image's reflect-padded filter
-/// followed by its border crop of (window − 1)/2, so means agree with <c>structural_similarity</c>.
+/// Every image and channel is one plane; local statistics of the five maps (x, y, x², y², xy) come from a
+/// separable Gaussian filter fused with the SSIM formula in <see cref="SsimKernel"/> (managed SIMD, planes and
+/// row bands in parallel). The filter is "valid": it equals scikit-image's reflect-padded filter followed by its
+/// border crop of (window − 1)/2, so means agree with <c>structural_similarity</c>.
 /// Colour images give the mean over channels; <see cref="SsimOptions.Gray"/> compares luma instead.
 /// </summary>
 public static class Ssim
@@ -42,45 +46,61 @@ public static class Ssim
 
     /// <summary>
     /// Mean SSIM and mean contrast-structure term (the part MS-SSIM uses at fine scales) of each plane of
-    /// [M,1,H,W] inputs, over the window-cropped interior.
+    /// [M,1,H,W] inputs, over the window-cropped interior, as float64 [M]. The planes are copied to managed
+    /// arrays and handed to <see cref="SsimKernel"/>, at most as many threads as libtorch's intra-op pool.
     /// </summary>
     internal static (Tensor Ssim, Tensor ContrastStructure) Terms(Tensor x, Tensor y, SsimOptions o)
     {
-        long m = x.shape[0];
         var g = GaussianWeights(o.Sigma, o.WindowSize);
-        var maps = cat(new[] { x, y, x * x, y * y, x * y }, 0);
-        var blurred = ValidFilter(ValidFilter(maps, g, 2), g, 3);
-        var parts = blurred.split(m, 0);
-        Tensor ux = parts[0], uy = parts[1];
-        var uxux = ux * ux;
-        var uyuy = uy * uy;
-        var uxuy = ux * uy;
-        var vx = parts[2] - uxux;
-        var vy = parts[3] - uyuy;
-        var vxy = parts[4] - uxuy;
         double c1 = Math.Pow(o.K1 * o.DataRange, 2), c2 = Math.Pow(o.K2 * o.DataRange, 2);
-        var cs = (vxy * 2 + c2) / (vx + vy + c2);
-        var luminance = (uxuy * 2 + c1) / (uxux + uyuy + c1);
-        var dims = new long[] { 1, 2, 3 };
-        return ((luminance * cs).mean(dims), cs.mean(dims));
+        var (ssim, cs) = x.dtype == ScalarType.Float64
+            ? KernelMeans<double>(x, y, g, c1, c2)
+            : KernelMeans<float>(x, y, g, c1, c2);
+        return (tensor(ssim), tensor(cs));
     }
 
-    /// <summary>
-    /// "Valid" 1-D filtering along <paramref name="dim"/> as a weighted sum of shifted views. libtorch's conv2d
-    /// has no fast path for single-channel planes and runs several times slower than scipy here; the shifted
-    /// sums are plain vectorised multiply-adds (symmetric taps share one multiply).
-    /// </summary>
-    static Tensor ValidFilter(Tensor t, double[] w, int dim)
+    /// <summary>Runs the kernel over groups of planes copied into pooled arrays (a group holds up to ~16M values).</summary>
+    static (double[] Ssim, double[] Cs) KernelMeans<T>(Tensor x, Tensor y, double[] weights, double c1, double c2)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int k = w.Length;
-        long n = t.shape[dim] - k + 1;
-        Tensor acc = t.narrow(dim, k / 2, n) * w[k / 2];
-        for (int i = 0; i < k / 2; i++)
+        int m = (int)x.shape[0], h = (int)x.shape[2], w = (int)x.shape[3];
+        long plane = (long)h * w;
+        if (plane + SsimKernel.Padding<T>() > Array.MaxLength)
+            throw new LayerLensException($"SSIM: images of {h}×{w} are too large", ErrorKind.BadInput);
+        int group = (int)Math.Clamp((1L << 24) / plane, 1, Math.Max(1, m));
+        var ssim = new double[m];
+        var cs = new double[m];
+        int threads = get_num_threads();
+        int capacity = (int)(Math.Min(group, m) * plane) + SsimKernel.Padding<T>();
+        var xa = ArrayPool<T>.Shared.Rent(capacity);
+        var ya = ArrayPool<T>.Shared.Rent(capacity);
+        try
         {
-            using var pair = t.narrow(dim, i, n) + t.narrow(dim, k - 1 - i, n);
-            acc.add_(pair, w[i]);
+            for (int first = 0; first < m; first += group)
+            {
+                int count = Math.Min(group, m - first);
+                int length = (int)(count * plane);
+                CopyPlanes(x, first, count, xa);
+                CopyPlanes(y, first, count, ya);
+                Array.Clear(xa, length, SsimKernel.Padding<T>());
+                Array.Clear(ya, length, SsimKernel.Padding<T>());
+                var (s, c) = SsimKernel.Means(xa, ya, count, h, w, weights, c1, c2, threads);
+                s.CopyTo(ssim, first);
+                c.CopyTo(cs, first);
+            }
         }
-        return acc;
+        finally
+        {
+            ArrayPool<T>.Shared.Return(xa);
+            ArrayPool<T>.Shared.Return(ya);
+        }
+        return (ssim, cs);
+    }
+
+    static void CopyPlanes<T>(Tensor t, int first, int count, T[] to) where T : unmanaged
+    {
+        using var part = t.narrow(0, first, count).contiguous();
+        MemoryMarshal.Cast<byte, T>(part.bytes).CopyTo(to);
     }
 
     /// <summary>Normalised 1-D Gaussian, as scipy.ndimage builds it (weights sum to one over the window).</summary>

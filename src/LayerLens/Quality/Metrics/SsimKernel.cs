@@ -1,0 +1,252 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace LayerLens.Quality.Metrics;
+
+/// <summary>
+/// Fused SSIM kernel on managed planes: per plane, row by row, a horizontal "valid" Gaussian filter of the five
+/// maps x, y, x², y², xy into a ring of window-size rows per map, then the vertical filter of one output row,
+/// the SSIM and contrast-structure formula and the row's sums — the working set stays in cache instead of
+/// streaming five full-size maps through memory twice. Sums are accumulated in double per output row and the
+/// rows added in order at the end, so the result does not depend on how rows are split between threads.
+/// </summary>
+internal static class SsimKernel
+{
+    const int Maps = 5; // x, y, x², y², xy
+
+    /// <summary>
+    /// Mean SSIM and mean contrast-structure term of each of <paramref name="planes"/> planes of
+    /// <paramref name="height"/>×<paramref name="width"/> over the window-cropped interior. <paramref name="x"/> and
+    /// <paramref name="y"/> hold the planes one after another and at least <see cref="Padding{T}"/> finite values
+    /// after them (vector loads at the end of the last row read into them; those lanes are never summed).
+    /// </summary>
+    public static (double[] Ssim, double[] ContrastStructure) Means<T>(
+        T[] x, T[] y, int planes, int height, int width, double[] weights, double c1, double c2, int maxThreads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int k = weights.Length;
+        if (k % 2 == 0 || height < k || width < k || planes < 0)
+            throw new ArgumentException($"SSIM kernel: {planes} planes of {height}×{width} with a {k}-tap window");
+        long needed = (long)planes * height * width + Padding<T>();
+        if (x.Length < needed || y.Length < needed)
+            throw new ArgumentException($"SSIM kernel: inputs hold {Math.Min(x.Length, y.Length)} values, need {needed}");
+        var g = new Geometry(height, width, k, Vector<T>.Count);
+        var rowSsim = new double[(long)planes * g.OutH];
+        var rowCs = new double[(long)planes * g.OutH];
+        var wv = new Vector<T>[k];
+        for (int t = 0; t < k; t++) wv[t] = new Vector<T>(T.CreateTruncating(weights[t]));
+        var constants = (C1: new Vector<T>(T.CreateTruncating(c1)), C2: new Vector<T>(T.CreateTruncating(c2)));
+
+        int threads = Math.Max(1, maxThreads);
+        int bands = BandsPerPlane(planes, g.OutH, k, threads);
+        int units = planes * bands;
+        void Unit(int u, Scratch<T> s)
+        {
+            int p = u / bands, b = u % bands;
+            int r0 = (int)((long)g.OutH * b / bands), r1 = (int)((long)g.OutH * (b + 1) / bands);
+            Band(x, y, p, r0, r1, g, wv, constants.C1, constants.C2, s, rowSsim, rowCs);
+        }
+        if (threads == 1 || units <= 1)
+        {
+            var s = new Scratch<T>(g);
+            for (int u = 0; u < units; u++) Unit(u, s);
+        }
+        else
+        {
+            Parallel.For(0, units, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                () => new Scratch<T>(g), (u, _, s) => { Unit(u, s); return s; }, _ => { });
+        }
+
+        var ssim = new double[planes];
+        var cs = new double[planes];
+        double count = (double)g.OutH * g.OutW;
+        for (int p = 0; p < planes; p++)
+        {
+            double a = 0, c = 0;
+            for (int r = 0; r < g.OutH; r++) { a += rowSsim[(long)p * g.OutH + r]; c += rowCs[(long)p * g.OutH + r]; }
+            ssim[p] = a / count;
+            cs[p] = c / count;
+        }
+        return (ssim, cs);
+    }
+
+    /// <summary>Values the inputs must hold after the last plane.</summary>
+    public static int Padding<T>() where T : unmanaged => Vector<T>.Count;
+
+    /// <summary>
+    /// Row bands per plane: one when the planes alone keep every thread busy; otherwise enough bands that the
+    /// units divide evenly between threads, each band at least a few windows tall (every band filters
+    /// window − 1 extra rows horizontally).
+    /// </summary>
+    static int BandsPerPlane(int planes, int outH, int k, int threads)
+    {
+        if (threads == 1 || planes == 0 || planes >= 4 * threads || planes % threads == 0) return 1;
+        int bands = threads / (int)BigInteger.GreatestCommonDivisor(planes, threads);
+        while (planes * bands < 2 * threads) bands *= 2;
+        return Math.Max(1, Math.Min(bands, outH / (4 * k)));
+    }
+
+    /// <summary>Plane sizes and the padded row length of the filtered rows (a whole number of vectors).</summary>
+    sealed class Geometry(int height, int width, int k, int lanes)
+    {
+        public readonly int H = height, W = width, K = k, Lanes = lanes;
+        public readonly int OutH = height - k + 1, OutW = width - k + 1;
+        public readonly int PaddedW = (width - k + lanes) / lanes * lanes;
+        public readonly int ProductW = Math.Max((width + lanes - 1) / lanes * lanes, (width - k + lanes) / lanes * lanes + k - 1);
+    }
+
+    /// <summary>Per-thread buffers: the ring of filtered rows, the product rows, the slot offsets of one output row.</summary>
+    sealed class Scratch<T>(Geometry g) where T : unmanaged
+    {
+        public readonly T[] Ring = new T[Maps * g.K * g.PaddedW];
+        public readonly T[] Products = new T[3 * (g.ProductW + g.Lanes)];
+        public readonly int[] Slots = new int[g.K];
+    }
+
+    static void Band<T>(T[] x, T[] y, int plane, int r0, int r1, Geometry g, Vector<T>[] wv, Vector<T> c1, Vector<T> c2,
+        Scratch<T> s, double[] rowSsim, double[] rowCs) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long planeOffset = (long)plane * g.H * g.W;
+        for (int i = r0; i < r1 + g.K - 1; i++)
+        {
+            Horizontal(x, y, planeOffset + (long)i * g.W, i % g.K, g, wv, s);
+            int r = i - (g.K - 1);
+            if (r < r0) continue;
+            for (int t = 0; t < g.K; t++) s.Slots[t] = (r + t) % g.K * g.PaddedW;
+            var (a, c) = VerticalRow(g, wv, c1, c2, s);
+            rowSsim[(long)plane * g.OutH + r] = a;
+            rowCs[(long)plane * g.OutH + r] = c;
+        }
+    }
+
+    /// <summary>Filters input row <paramref name="offset"/> horizontally into ring slot <paramref name="slot"/> of every map.</summary>
+    static void Horizontal<T>(T[] x, T[] y, long offset, int slot, Geometry g, Vector<T>[] wv, Scratch<T> s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T xr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)offset);
+        ref T yr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(y), (nint)offset);
+        int pw = g.ProductW + g.Lanes;
+        ref T xx = ref MemoryMarshal.GetArrayDataReference(s.Products);
+        ref T yy = ref Unsafe.Add(ref xx, pw);
+        ref T xy = ref Unsafe.Add(ref xx, 2 * pw);
+        // Products over whole vectors; lanes past the row's end read the next row (or the padding) and only
+        // feed output lanes that are never summed.
+        for (nuint j = 0; j < (nuint)g.W; j += (nuint)g.Lanes)
+        {
+            var a = Vector.LoadUnsafe(ref xr, j);
+            var b = Vector.LoadUnsafe(ref yr, j);
+            Vector.StoreUnsafe(a * a, ref xx, j);
+            Vector.StoreUnsafe(b * b, ref yy, j);
+            Vector.StoreUnsafe(a * b, ref xy, j);
+        }
+        int k = g.K, c = k / 2;
+        nuint mapStride = (nuint)(k * g.PaddedW);
+        ref T ring = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s.Ring), slot * g.PaddedW);
+        ref Vector<T> w = ref MemoryMarshal.GetArrayDataReference(wv);
+        for (nuint j = 0; j < (nuint)g.PaddedW; j += (nuint)g.Lanes)
+        {
+            var wc = Unsafe.Add(ref w, c);
+            nuint jc = j + (nuint)c;
+            var sx = wc * Vector.LoadUnsafe(ref xr, jc);
+            var sy = wc * Vector.LoadUnsafe(ref yr, jc);
+            var sxx = wc * Vector.LoadUnsafe(ref xx, jc);
+            var syy = wc * Vector.LoadUnsafe(ref yy, jc);
+            var sxy = wc * Vector.LoadUnsafe(ref xy, jc);
+            for (int t = 0; t < c; t++)
+            {
+                var wt = Unsafe.Add(ref w, t);
+                nuint lo = j + (nuint)t, hi = j + (nuint)(k - 1 - t);
+                sx = Fma(wt, Vector.LoadUnsafe(ref xr, lo) + Vector.LoadUnsafe(ref xr, hi), sx);
+                sy = Fma(wt, Vector.LoadUnsafe(ref yr, lo) + Vector.LoadUnsafe(ref yr, hi), sy);
+                sxx = Fma(wt, Vector.LoadUnsafe(ref xx, lo) + Vector.LoadUnsafe(ref xx, hi), sxx);
+                syy = Fma(wt, Vector.LoadUnsafe(ref yy, lo) + Vector.LoadUnsafe(ref yy, hi), syy);
+                sxy = Fma(wt, Vector.LoadUnsafe(ref xy, lo) + Vector.LoadUnsafe(ref xy, hi), sxy);
+            }
+            Vector.StoreUnsafe(sx, ref ring, j);
+            Vector.StoreUnsafe(sy, ref ring, j + mapStride);
+            Vector.StoreUnsafe(sxx, ref ring, j + 2 * mapStride);
+            Vector.StoreUnsafe(syy, ref ring, j + 3 * mapStride);
+            Vector.StoreUnsafe(sxy, ref ring, j + 4 * mapStride);
+        }
+    }
+
+    /// <summary>Vertical filter of the ring for one output row, the SSIM formula and the row's sums of SSIM and cs.</summary>
+    static (double Ssim, double Cs) VerticalRow<T>(Geometry g, Vector<T>[] wv, Vector<T> c1, Vector<T> c2, Scratch<T> s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int k = g.K, c = k / 2;
+        nuint mapStride = (nuint)(k * g.PaddedW);
+        ref T ring = ref MemoryMarshal.GetArrayDataReference(s.Ring);
+        ref int slots = ref MemoryMarshal.GetArrayDataReference(s.Slots);
+        ref Vector<T> w = ref MemoryMarshal.GetArrayDataReference(wv);
+        var two = new Vector<T>(T.One + T.One);
+        var accSsim = Vector<double>.Zero;
+        var accCs = Vector<double>.Zero;
+        int full = g.OutW / g.Lanes * g.Lanes;
+        double tailSsim = 0, tailCs = 0;
+        for (nuint j = 0; j < (nuint)g.PaddedW; j += (nuint)g.Lanes)
+        {
+            var wc = Unsafe.Add(ref w, c);
+            ref T center = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, c) + j);
+            var ux = wc * Vector.LoadUnsafe(ref center);
+            var uy = wc * Vector.LoadUnsafe(ref center, mapStride);
+            var exx = wc * Vector.LoadUnsafe(ref center, 2 * mapStride);
+            var eyy = wc * Vector.LoadUnsafe(ref center, 3 * mapStride);
+            var exy = wc * Vector.LoadUnsafe(ref center, 4 * mapStride);
+            for (int t = 0; t < c; t++)
+            {
+                var wt = Unsafe.Add(ref w, t);
+                ref T lo = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, t) + j);
+                ref T hi = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, k - 1 - t) + j);
+                ux = Fma(wt, Vector.LoadUnsafe(ref lo) + Vector.LoadUnsafe(ref hi), ux);
+                uy = Fma(wt, Vector.LoadUnsafe(ref lo, mapStride) + Vector.LoadUnsafe(ref hi, mapStride), uy);
+                exx = Fma(wt, Vector.LoadUnsafe(ref lo, 2 * mapStride) + Vector.LoadUnsafe(ref hi, 2 * mapStride), exx);
+                eyy = Fma(wt, Vector.LoadUnsafe(ref lo, 3 * mapStride) + Vector.LoadUnsafe(ref hi, 3 * mapStride), eyy);
+                exy = Fma(wt, Vector.LoadUnsafe(ref lo, 4 * mapStride) + Vector.LoadUnsafe(ref hi, 4 * mapStride), exy);
+            }
+            var uxux = ux * ux;
+            var uyuy = uy * uy;
+            var uxuy = ux * uy;
+            var cs = (two * (exy - uxuy) + c2) / (exx - uxux + (eyy - uyuy) + c2);
+            var ssim = (two * uxuy + c1) / (uxux + uyuy + c1) * cs;
+            if ((int)j < full)
+            {
+                accSsim += Widened(ssim);
+                accCs += Widened(cs);
+            }
+            else
+            {
+                for (int l = 0; l < g.OutW - full; l++)
+                {
+                    tailSsim += double.CreateTruncating(ssim[l]);
+                    tailCs += double.CreateTruncating(cs[l]);
+                }
+            }
+        }
+        return (Vector.Sum(accSsim) + tailSsim, Vector.Sum(accCs) + tailCs);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector<T> Fma<T>(Vector<T> a, Vector<T> b, Vector<T> addend) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double))
+            return Vector.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), addend.As<T, double>()).As<double, T>();
+        if (typeof(T) == typeof(float))
+            return Vector.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), addend.As<T, float>()).As<float, T>();
+        return a * b + addend;
+    }
+
+    /// <summary>The lanes of <paramref name="v"/> as doubles, pairwise added when <typeparamref name="T"/> is float.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector<double> Widened<T>(Vector<T> v) where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) return v.As<T, double>();
+        if (typeof(T) == typeof(float))
+        {
+            Vector.Widen(v.As<T, float>(), out var lo, out var hi);
+            return lo + hi;
+        }
+        throw new NotSupportedException($"SSIM kernel: element type {typeof(T).Name}");
+    }
+}
