@@ -19,11 +19,13 @@ internal static class MetricInputs
             throw new LayerLensException(
                 $"{metric}: reference [{string.Join(",", r.shape)}] and distorted [{string.Join(",", d.shape)}] images differ in shape",
                 ErrorKind.BadInput);
+        // Integer images stay finite in any float type; the check costs two full passes, so only floating inputs get it.
+        bool checkR = r.is_floating_point(), checkD = d.is_floating_point();
         r = r.to_type(dtype);
         d = d.to_type(dtype);
-        if (r.shape[0] != d.shape[0]) r = r.expand(d.shape);
-        if (!r.isfinite().all().item<bool>() || !d.isfinite().all().item<bool>())
+        if ((checkR && !r.isfinite().all().item<bool>()) || (checkD && !d.isfinite().all().item<bool>()))
             throw new LayerLensException($"{metric}: images contain NaN or infinite values", ErrorKind.BadInput);
+        if (r.shape[0] != d.shape[0]) r = r.expand(d.shape);
         return (r, d);
     }
 

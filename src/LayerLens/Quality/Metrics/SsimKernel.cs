@@ -31,7 +31,7 @@ internal static class SsimKernel
         long needed = (long)planes * height * width + Padding<T>();
         if (x.Length < needed || y.Length < needed)
             throw new ArgumentException($"SSIM kernel: inputs hold {Math.Min(x.Length, y.Length)} values, need {needed}");
-        var g = new Geometry(height, width, k, Vector<T>.Count);
+        var g = new Geometry(height, width, k, Vector<T>.Count, Unsafe.SizeOf<T>());
         var rowSsim = new double[(long)planes * g.OutH];
         var rowCs = new double[(long)planes * g.OutH];
         var wv = new Vector<T>[k];
@@ -72,7 +72,7 @@ internal static class SsimKernel
     }
 
     /// <summary>Values the inputs must hold after the last plane.</summary>
-    public static int Padding<T>() where T : unmanaged => Vector<T>.Count;
+    public static int Padding<T>() where T : unmanaged => 2 * Vector<T>.Count;
 
     /// <summary>
     /// Row bands per plane: one when the planes alone keep every thread busy; otherwise enough bands that the
@@ -87,52 +87,76 @@ internal static class SsimKernel
         return Math.Max(1, Math.Min(bands, outH / (4 * k)));
     }
 
-    /// <summary>Plane sizes and the padded row length of the filtered rows (a whole number of vectors).</summary>
-    sealed class Geometry(int height, int width, int k, int lanes)
+    /// <summary>
+    /// Plane sizes, the padded output row (a whole number of vectors) and the column strips it is cut into:
+    /// strips narrow enough that the ring of filtered rows (5 maps × window rows × strip) stays in L1. Ring rows
+    /// whose length is a multiple of 256 bytes get one vector of slack, since the vertical filter reads ~50
+    /// rows at once and power-of-two strides make them collide in the cache (4K aliasing: 2× slower).
+    /// </summary>
+    sealed class Geometry
     {
-        public readonly int H = height, W = width, K = k, Lanes = lanes;
-        public readonly int OutH = height - k + 1, OutW = width - k + 1;
-        public readonly int PaddedW = (width - k + lanes) / lanes * lanes;
-        public readonly int ProductW = Math.Max((width + lanes - 1) / lanes * lanes, (width - k + lanes) / lanes * lanes + k - 1);
+        const int RingBytes = 24 * 1024;
+        public readonly int H, W, K, Lanes, OutH, OutW, PaddedW, StripW, SlotW, ProductW;
+
+        public Geometry(int height, int width, int k, int lanes, int elementSize)
+        {
+            H = height; W = width; K = k; Lanes = lanes;
+            OutH = height - k + 1;
+            OutW = width - k + 1;
+            PaddedW = (OutW + lanes - 1) / lanes * lanes;
+            StripW = Math.Clamp(RingBytes / (Maps * k * elementSize) / lanes * lanes, lanes, PaddedW);
+            SlotW = StripW * elementSize % 256 == 0 ? StripW + lanes : StripW;
+            ProductW = (StripW + k - 1 + lanes - 1) / lanes * lanes;
+        }
     }
 
     /// <summary>Per-thread buffers: the ring of filtered rows, the product rows, the slot offsets of one output row.</summary>
     sealed class Scratch<T>(Geometry g) where T : unmanaged
     {
-        public readonly T[] Ring = new T[Maps * g.K * g.PaddedW];
-        public readonly T[] Products = new T[3 * (g.ProductW + g.Lanes)];
+        public readonly T[] Ring = new T[Maps * g.K * g.SlotW];
+        public readonly T[] Products = new T[3 * g.ProductW];
         public readonly int[] Slots = new int[g.K];
     }
 
+    /// <summary>Output rows [<paramref name="r0"/>, <paramref name="r1"/>) of one plane, strip by strip.</summary>
     static void Band<T>(T[] x, T[] y, int plane, int r0, int r1, Geometry g, Vector<T>[] wv, Vector<T> c1, Vector<T> c2,
         Scratch<T> s, double[] rowSsim, double[] rowCs) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        long planeOffset = (long)plane * g.H * g.W;
-        for (int i = r0; i < r1 + g.K - 1; i++)
+        long planeOffset = (long)plane * g.H * g.W, rowOffset = (long)plane * g.OutH;
+        Array.Clear(rowSsim, (int)(rowOffset + r0), r1 - r0);
+        Array.Clear(rowCs, (int)(rowOffset + r0), r1 - r0);
+        for (int j0 = 0; j0 < g.PaddedW; j0 += g.StripW)
         {
-            Horizontal(x, y, planeOffset + (long)i * g.W, i % g.K, g, wv, s);
-            int r = i - (g.K - 1);
-            if (r < r0) continue;
-            for (int t = 0; t < g.K; t++) s.Slots[t] = (r + t) % g.K * g.PaddedW;
-            var (a, c) = VerticalRow(g, wv, c1, c2, s);
-            rowSsim[(long)plane * g.OutH + r] = a;
-            rowCs[(long)plane * g.OutH + r] = c;
+            int width = Math.Min(g.StripW, g.PaddedW - j0), valid = Math.Min(width, g.OutW - j0);
+            for (int i = r0; i < r1 + g.K - 1; i++)
+            {
+                Horizontal(x, y, planeOffset + (long)i * g.W + j0, width, i % g.K, g, wv, s);
+                int r = i - (g.K - 1);
+                if (r < r0) continue;
+                for (int t = 0; t < g.K; t++) s.Slots[t] = (r + t) % g.K * g.SlotW;
+                var (a, c) = VerticalRow(width, valid, g, wv, c1, c2, s);
+                rowSsim[rowOffset + r] += a;
+                rowCs[rowOffset + r] += c;
+            }
         }
     }
 
-    /// <summary>Filters input row <paramref name="offset"/> horizontally into ring slot <paramref name="slot"/> of every map.</summary>
-    static void Horizontal<T>(T[] x, T[] y, long offset, int slot, Geometry g, Vector<T>[] wv, Scratch<T> s)
+    /// <summary>
+    /// Filters <paramref name="width"/> columns of the input row at <paramref name="offset"/> horizontally into
+    /// ring slot <paramref name="slot"/> of every map.
+    /// </summary>
+    static void Horizontal<T>(T[] x, T[] y, long offset, int width, int slot, Geometry g, Vector<T>[] wv, Scratch<T> s)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T xr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)offset);
         ref T yr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(y), (nint)offset);
-        int pw = g.ProductW + g.Lanes;
+        int k = g.K, c = k / 2;
         ref T xx = ref MemoryMarshal.GetArrayDataReference(s.Products);
-        ref T yy = ref Unsafe.Add(ref xx, pw);
-        ref T xy = ref Unsafe.Add(ref xx, 2 * pw);
+        ref T yy = ref Unsafe.Add(ref xx, g.ProductW);
+        ref T xy = ref Unsafe.Add(ref xx, 2 * g.ProductW);
         // Products over whole vectors; lanes past the row's end read the next row (or the padding) and only
         // feed output lanes that are never summed.
-        for (nuint j = 0; j < (nuint)g.W; j += (nuint)g.Lanes)
+        for (nuint j = 0; j < (nuint)(width + k - 1); j += (nuint)g.Lanes)
         {
             var a = Vector.LoadUnsafe(ref xr, j);
             var b = Vector.LoadUnsafe(ref yr, j);
@@ -140,11 +164,10 @@ internal static class SsimKernel
             Vector.StoreUnsafe(b * b, ref yy, j);
             Vector.StoreUnsafe(a * b, ref xy, j);
         }
-        int k = g.K, c = k / 2;
-        nuint mapStride = (nuint)(k * g.PaddedW);
-        ref T ring = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s.Ring), slot * g.PaddedW);
+        nuint mapStride = (nuint)(k * g.SlotW);
+        ref T ring = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(s.Ring), slot * g.SlotW);
         ref Vector<T> w = ref MemoryMarshal.GetArrayDataReference(wv);
-        for (nuint j = 0; j < (nuint)g.PaddedW; j += (nuint)g.Lanes)
+        for (nuint j = 0; j < (nuint)width; j += (nuint)g.Lanes)
         {
             var wc = Unsafe.Add(ref w, c);
             nuint jc = j + (nuint)c;
@@ -171,21 +194,24 @@ internal static class SsimKernel
         }
     }
 
-    /// <summary>Vertical filter of the ring for one output row, the SSIM formula and the row's sums of SSIM and cs.</summary>
-    static (double Ssim, double Cs) VerticalRow<T>(Geometry g, Vector<T>[] wv, Vector<T> c1, Vector<T> c2, Scratch<T> s)
+    /// <summary>
+    /// Vertical filter of the ring for one output row of a strip, the SSIM formula and the sums of SSIM and cs
+    /// over the strip's first <paramref name="valid"/> columns.
+    /// </summary>
+    static (double Ssim, double Cs) VerticalRow<T>(int width, int valid, Geometry g, Vector<T>[] wv, Vector<T> c1, Vector<T> c2, Scratch<T> s)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int k = g.K, c = k / 2;
-        nuint mapStride = (nuint)(k * g.PaddedW);
+        nuint mapStride = (nuint)(k * g.SlotW);
         ref T ring = ref MemoryMarshal.GetArrayDataReference(s.Ring);
         ref int slots = ref MemoryMarshal.GetArrayDataReference(s.Slots);
         ref Vector<T> w = ref MemoryMarshal.GetArrayDataReference(wv);
         var two = new Vector<T>(T.One + T.One);
         var accSsim = Vector<double>.Zero;
         var accCs = Vector<double>.Zero;
-        int full = g.OutW / g.Lanes * g.Lanes;
+        int full = valid / g.Lanes * g.Lanes;
         double tailSsim = 0, tailCs = 0;
-        for (nuint j = 0; j < (nuint)g.PaddedW; j += (nuint)g.Lanes)
+        for (nuint j = 0; j < (nuint)width; j += (nuint)g.Lanes)
         {
             var wc = Unsafe.Add(ref w, c);
             ref T center = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, c) + j);
@@ -217,7 +243,7 @@ internal static class SsimKernel
             }
             else
             {
-                for (int l = 0; l < g.OutW - full; l++)
+                for (int l = 0; l < valid - full; l++)
                 {
                     tailSsim += double.CreateTruncating(ssim[l]);
                     tailCs += double.CreateTruncating(cs[l]);
