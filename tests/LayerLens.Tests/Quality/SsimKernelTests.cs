@@ -127,6 +127,58 @@ public class SsimKernelTests
         }
     }
 
+    [Fact]
+    public void Byte_float_and_double_inputs_of_the_same_values_give_the_same_ssim()
+    {
+        // The kernel converts while copying; 45×67 leaves tails after whole vectors of every element type.
+        var (x, y) = RandomPlanes(3, 45, 67, seed: 5);
+        using var x64 = tensor(x, new long[] { 3, 45, 67 });
+        using var y64 = tensor(y.Select(v => Math.Round(v)).ToArray(), new long[] { 3, 45, 67 });
+        using var x8 = x64.to_type(ScalarType.Byte);
+        using var y8 = y64.to_type(ScalarType.Byte);
+        using var x32 = x64.to_type(ScalarType.Float32);
+        using var y32 = y64.to_type(ScalarType.Float32);
+        using var x16 = x64.to_type(ScalarType.Int16); // converted through libtorch
+        using var y16 = y64.to_type(ScalarType.Int16);
+        foreach (var precise in new[] { true, false })
+        {
+            var o = new SsimOptions { DoublePrecision = precise };
+            double expected = Ssim.Value(x64, y64, o);
+            Assert.Equal(expected, Ssim.Value(x8, y8, o));
+            Assert.Equal(expected, Ssim.Value(x32, y32, o));
+            Assert.Equal(expected, Ssim.Value(x16, y16, o));
+            Assert.Equal(expected, Ssim.Value(x8, y64, o));
+        }
+        Assert.InRange(Ssim.Value(x64, y64), 0.5, 0.99); // 0.905: similar but not equal images
+    }
+
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(false, 0)]
+    [InlineData(true, 45 * 67 - 1)] // the last value, copied by the scalar tail
+    [InlineData(false, 45 * 67 - 1)]
+    public void Nan_infinity_and_float32_overflow_are_rejected(bool precise, int at)
+    {
+        var o = new SsimOptions { DoublePrecision = precise };
+        var values = Enumerable.Range(0, 3 * 45 * 67).Select(i => (double)(i * 37 % 251)).ToArray();
+        using var clean = tensor(values, new long[] { 3, 45, 67 });
+        Tensor With(int index, double v)
+        {
+            var copy = (double[])values.Clone();
+            copy[index] = v;
+            return tensor(copy, new long[] { 3, 45, 67 });
+        }
+        foreach (var bad in new[] { double.NaN, double.PositiveInfinity })
+        {
+            using var dirty = With(2 * 45 * 67 + at, bad);
+            Assert.Contains("NaN or infinite", Assert.Throws<LayerLensException>(() => Ssim.Value(clean, dirty, o)).Message);
+            Assert.Contains("NaN or infinite", Assert.Throws<LayerLensException>(() => Ssim.Value(dirty, clean, o)).Message);
+        }
+        using var huge = With(at, 1e39); // finite in float64, infinite in float32
+        if (precise) Assert.InRange(Ssim.Value(clean, huge, o), -1, 1);
+        else Assert.Contains("NaN or infinite", Assert.Throws<LayerLensException>(() => Ssim.Value(clean, huge, o)).Message);
+    }
+
     static (double[] X, double[] Y) RandomPlanes(int planes, int h, int w, int seed)
     {
         var rng = new Random(seed);

@@ -29,7 +29,7 @@ public static class MsSsim
         Tensor? product = null;
         for (int s = 0; s < Weights.Count; s++)
         {
-            var (ssim, cs) = Ssim.Terms(x, y, o);
+            var (ssim, cs) = Ssim.Terms(x, y, o, "MS-SSIM");
             var term = (s == Weights.Count - 1 ? ssim : cs).clamp_min(0).pow(Weights[s]);
             product = product is null ? term : product * term;
             if (s < Weights.Count - 1)

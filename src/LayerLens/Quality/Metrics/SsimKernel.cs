@@ -71,6 +71,102 @@ internal static class SsimKernel
         return (ssim, cs);
     }
 
+    /// <summary>
+    /// Copies <paramref name="source"/> (bytes, float or double) into <paramref name="destination"/> of the same
+    /// length, converting to <typeparamref name="T"/>, and tells whether every converted value is finite
+    /// (bytes always are).
+    /// </summary>
+    public static bool Load<TFrom, T>(ReadOnlySpan<TFrom> source, Span<T> destination)
+        where TFrom : unmanaged, INumberBase<TFrom> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (source.Length != destination.Length)
+            throw new ArgumentException($"SSIM kernel: copying {source.Length} values into {destination.Length}");
+        int i = 0, n = source.Length;
+        ref TFrom src = ref MemoryMarshal.GetReference(source);
+        ref T dst = ref MemoryMarshal.GetReference(destination);
+        var check = Vector<T>.Zero; // accumulates v − v: 0 while every v is finite, NaN from the first that is not
+        if (typeof(TFrom) == typeof(byte))
+        {
+            ref byte b = ref Unsafe.As<TFrom, byte>(ref src);
+            for (; i <= n - Vector<byte>.Count; i += Vector<byte>.Count)
+            {
+                Vector.Widen(Vector.LoadUnsafe(ref b, (nuint)i), out var lo, out var hi);
+                StoreWidened(lo, ref dst, i);
+                StoreWidened(hi, ref dst, i + Vector<ushort>.Count);
+            }
+        }
+        else if (typeof(TFrom) == typeof(T))
+        {
+            ref T s = ref Unsafe.As<TFrom, T>(ref src);
+            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = Vector.LoadUnsafe(ref s, (nuint)i);
+                Vector.StoreUnsafe(v, ref dst, (nuint)i);
+                check += v - v;
+            }
+        }
+        else if (typeof(TFrom) == typeof(float) && typeof(T) == typeof(double))
+        {
+            ref float s = ref Unsafe.As<TFrom, float>(ref src);
+            ref double d = ref Unsafe.As<T, double>(ref dst);
+            var checkD = Vector<double>.Zero;
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector.Widen(Vector.LoadUnsafe(ref s, (nuint)i), out var lo, out var hi);
+                Vector.StoreUnsafe(lo, ref d, (nuint)i);
+                Vector.StoreUnsafe(hi, ref d, (nuint)(i + Vector<double>.Count));
+                checkD += lo - lo + (hi - hi);
+            }
+            check = checkD.As<double, T>();
+        }
+        else if (typeof(TFrom) == typeof(double) && typeof(T) == typeof(float))
+        {
+            ref double s = ref Unsafe.As<TFrom, double>(ref src);
+            ref float d = ref Unsafe.As<T, float>(ref dst);
+            var checkF = Vector<float>.Zero;
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = Vector.Narrow(Vector.LoadUnsafe(ref s, (nuint)i), Vector.LoadUnsafe(ref s, (nuint)(i + Vector<double>.Count)));
+                Vector.StoreUnsafe(v, ref d, (nuint)i);
+                checkF += v - v;
+            }
+            check = checkF.As<float, T>();
+        }
+        bool finite = Vector.EqualsAll(check, Vector<T>.Zero);
+        for (; i < n; i++)
+        {
+            var v = T.CreateTruncating(Unsafe.Add(ref src, i));
+            Unsafe.Add(ref dst, i) = v;
+            finite &= T.IsFinite(v);
+        }
+        return finite;
+    }
+
+    /// <summary>Sixteen-bit lanes (widened bytes) as <typeparamref name="T"/> at <paramref name="i"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreWidened<T>(Vector<ushort> v, ref T dst, int i) where T : unmanaged
+    {
+        Vector.Widen(v, out var a, out var b);
+        var fa = Vector.ConvertToSingle(a.As<uint, int>());
+        var fb = Vector.ConvertToSingle(b.As<uint, int>());
+        if (typeof(T) == typeof(float))
+        {
+            ref float d = ref Unsafe.As<T, float>(ref dst);
+            Vector.StoreUnsafe(fa, ref d, (nuint)i);
+            Vector.StoreUnsafe(fb, ref d, (nuint)(i + Vector<float>.Count));
+        }
+        else
+        {
+            ref double d = ref Unsafe.As<T, double>(ref dst);
+            Vector.Widen(fa, out var a0, out var a1);
+            Vector.Widen(fb, out var b0, out var b1);
+            Vector.StoreUnsafe(a0, ref d, (nuint)i);
+            Vector.StoreUnsafe(a1, ref d, (nuint)(i + Vector<double>.Count));
+            Vector.StoreUnsafe(b0, ref d, (nuint)(i + 2 * Vector<double>.Count));
+            Vector.StoreUnsafe(b1, ref d, (nuint)(i + 3 * Vector<double>.Count));
+        }
+    }
+
     /// <summary>Values the inputs must hold after the last plane.</summary>
     public static int Padding<T>() where T : unmanaged => 2 * Vector<T>.Count;
 
