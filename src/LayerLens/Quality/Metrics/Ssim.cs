@@ -7,10 +7,11 @@ namespace LayerLens.Quality.Metrics;
 
 /// <summary>
 /// Structural similarity (Wang et al., 2004) with a Gaussian window, on batches of [N,C,H,W] tensors.
-/// Every image and channel is one plane; local statistics of the five maps (x, y, x², y², xy) come from a
-/// separable Gaussian filter fused with the SSIM formula in <see cref="SsimKernel"/> (managed SIMD, planes and
-/// row bands in parallel). The filter is "valid": it equals scikit-image's reflect-padded filter followed by its
-/// border crop of (window − 1)/2, so means agree with <c>structural_similarity</c>.
+/// Every image and channel is one plane; local means of x, y, x² + y² and xy come from a separable Gaussian
+/// filter fused with the SSIM formula in <see cref="SsimKernel"/> (managed SIMD, planes and row bands in
+/// parallel, float64 or float32 arithmetic with means accumulated in float64). The filter is "valid": it
+/// equals scikit-image's reflect-padded filter followed by its border crop of (window − 1)/2, so means agree
+/// with <c>structural_similarity</c>.
 /// Colour images give the mean over channels; <see cref="SsimOptions.Gray"/> compares luma instead.
 /// </summary>
 public static class Ssim

@@ -5,15 +5,17 @@ using System.Runtime.InteropServices;
 namespace LayerLens.Quality.Metrics;
 
 /// <summary>
-/// Fused SSIM kernel on managed planes: per plane, row by row, a horizontal "valid" Gaussian filter of the five
-/// maps x, y, x², y², xy into a ring of window-size rows per map, then the vertical filter of one output row,
-/// the SSIM and contrast-structure formula and the row's sums — the working set stays in cache instead of
-/// streaming five full-size maps through memory twice. Sums are accumulated in double per output row and the
-/// rows added in order at the end, so the result does not depend on how rows are split between threads.
+/// Fused SSIM kernel on managed planes. Per plane, row by row: a horizontal "valid" Gaussian filter of the four
+/// maps x, y, x² + y² and xy (products made on the fly from the input row) into a ring of window-size rows per
+/// map, then the vertical filter of one output row, the SSIM and contrast-structure formula and the row's sums.
+/// The ring covers a column strip narrow enough to stay in L1, so nothing full-size is written; libtorch's
+/// filter made and re-read five full-size maps twice and was memory-bound. x² and y² enter SSIM only as
+/// σx² + σy², so one summed map replaces the two. Sums are accumulated in double per output row and the rows
+/// added in order at the end, so the result does not depend on how rows are split between threads.
 /// </summary>
 internal static class SsimKernel
 {
-    const int Maps = 5; // x, y, x², y², xy
+    const int Maps = 4; // x, y, x² + y², xy (x² and y² only ever appear summed: σx² + σy²)
 
     /// <summary>
     /// Mean SSIM and mean contrast-structure term of each of <paramref name="planes"/> planes of
@@ -185,8 +187,8 @@ internal static class SsimKernel
 
     /// <summary>
     /// Plane sizes, the padded output row (a whole number of vectors) and the column strips it is cut into:
-    /// strips narrow enough that the ring of filtered rows (5 maps × window rows × strip) stays in L1. Ring rows
-    /// whose length is a multiple of 256 bytes get one vector of slack, since the vertical filter reads ~50
+    /// strips narrow enough that the ring of filtered rows (4 maps × window rows × strip) stays in L1. Ring rows
+    /// whose length is a multiple of 256 bytes get one vector of slack, since the vertical filter reads ~40
     /// rows at once and power-of-two strides make them collide in the cache (4K aliasing: 2× slower).
     /// </summary>
     sealed class Geometry
@@ -210,7 +212,7 @@ internal static class SsimKernel
     sealed class Scratch<T>(Geometry g) where T : unmanaged
     {
         public readonly T[] Ring = new T[Maps * g.K * g.SlotW];
-        public readonly T[] Products = new T[3 * g.ProductW];
+        public readonly T[] Products = new T[2 * g.ProductW];
         public readonly int[] Slots = new int[g.K];
     }
 
@@ -247,17 +249,15 @@ internal static class SsimKernel
         ref T xr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(x), (nint)offset);
         ref T yr = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(y), (nint)offset);
         int k = g.K, c = k / 2;
-        ref T xx = ref MemoryMarshal.GetArrayDataReference(s.Products);
-        ref T yy = ref Unsafe.Add(ref xx, g.ProductW);
-        ref T xy = ref Unsafe.Add(ref xx, 2 * g.ProductW);
+        ref T sq = ref MemoryMarshal.GetArrayDataReference(s.Products);
+        ref T xy = ref Unsafe.Add(ref sq, g.ProductW);
         // Products over whole vectors; lanes past the row's end read the next row (or the padding) and only
         // feed output lanes that are never summed.
         for (nuint j = 0; j < (nuint)(width + k - 1); j += (nuint)g.Lanes)
         {
             var a = Vector.LoadUnsafe(ref xr, j);
             var b = Vector.LoadUnsafe(ref yr, j);
-            Vector.StoreUnsafe(a * a, ref xx, j);
-            Vector.StoreUnsafe(b * b, ref yy, j);
+            Vector.StoreUnsafe(Fma(a, a, b * b), ref sq, j);
             Vector.StoreUnsafe(a * b, ref xy, j);
         }
         nuint mapStride = (nuint)(k * g.SlotW);
@@ -269,8 +269,7 @@ internal static class SsimKernel
             nuint jc = j + (nuint)c;
             var sx = wc * Vector.LoadUnsafe(ref xr, jc);
             var sy = wc * Vector.LoadUnsafe(ref yr, jc);
-            var sxx = wc * Vector.LoadUnsafe(ref xx, jc);
-            var syy = wc * Vector.LoadUnsafe(ref yy, jc);
+            var ssq = wc * Vector.LoadUnsafe(ref sq, jc);
             var sxy = wc * Vector.LoadUnsafe(ref xy, jc);
             for (int t = 0; t < c; t++)
             {
@@ -278,15 +277,13 @@ internal static class SsimKernel
                 nuint lo = j + (nuint)t, hi = j + (nuint)(k - 1 - t);
                 sx = Fma(wt, Vector.LoadUnsafe(ref xr, lo) + Vector.LoadUnsafe(ref xr, hi), sx);
                 sy = Fma(wt, Vector.LoadUnsafe(ref yr, lo) + Vector.LoadUnsafe(ref yr, hi), sy);
-                sxx = Fma(wt, Vector.LoadUnsafe(ref xx, lo) + Vector.LoadUnsafe(ref xx, hi), sxx);
-                syy = Fma(wt, Vector.LoadUnsafe(ref yy, lo) + Vector.LoadUnsafe(ref yy, hi), syy);
+                ssq = Fma(wt, Vector.LoadUnsafe(ref sq, lo) + Vector.LoadUnsafe(ref sq, hi), ssq);
                 sxy = Fma(wt, Vector.LoadUnsafe(ref xy, lo) + Vector.LoadUnsafe(ref xy, hi), sxy);
             }
             Vector.StoreUnsafe(sx, ref ring, j);
             Vector.StoreUnsafe(sy, ref ring, j + mapStride);
-            Vector.StoreUnsafe(sxx, ref ring, j + 2 * mapStride);
-            Vector.StoreUnsafe(syy, ref ring, j + 3 * mapStride);
-            Vector.StoreUnsafe(sxy, ref ring, j + 4 * mapStride);
+            Vector.StoreUnsafe(ssq, ref ring, j + 2 * mapStride);
+            Vector.StoreUnsafe(sxy, ref ring, j + 3 * mapStride);
         }
     }
 
@@ -313,9 +310,8 @@ internal static class SsimKernel
             ref T center = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, c) + j);
             var ux = wc * Vector.LoadUnsafe(ref center);
             var uy = wc * Vector.LoadUnsafe(ref center, mapStride);
-            var exx = wc * Vector.LoadUnsafe(ref center, 2 * mapStride);
-            var eyy = wc * Vector.LoadUnsafe(ref center, 3 * mapStride);
-            var exy = wc * Vector.LoadUnsafe(ref center, 4 * mapStride);
+            var esq = wc * Vector.LoadUnsafe(ref center, 2 * mapStride);
+            var exy = wc * Vector.LoadUnsafe(ref center, 3 * mapStride);
             for (int t = 0; t < c; t++)
             {
                 var wt = Unsafe.Add(ref w, t);
@@ -323,14 +319,13 @@ internal static class SsimKernel
                 ref T hi = ref Unsafe.Add(ref ring, (nuint)Unsafe.Add(ref slots, k - 1 - t) + j);
                 ux = Fma(wt, Vector.LoadUnsafe(ref lo) + Vector.LoadUnsafe(ref hi), ux);
                 uy = Fma(wt, Vector.LoadUnsafe(ref lo, mapStride) + Vector.LoadUnsafe(ref hi, mapStride), uy);
-                exx = Fma(wt, Vector.LoadUnsafe(ref lo, 2 * mapStride) + Vector.LoadUnsafe(ref hi, 2 * mapStride), exx);
-                eyy = Fma(wt, Vector.LoadUnsafe(ref lo, 3 * mapStride) + Vector.LoadUnsafe(ref hi, 3 * mapStride), eyy);
-                exy = Fma(wt, Vector.LoadUnsafe(ref lo, 4 * mapStride) + Vector.LoadUnsafe(ref hi, 4 * mapStride), exy);
+                esq = Fma(wt, Vector.LoadUnsafe(ref lo, 2 * mapStride) + Vector.LoadUnsafe(ref hi, 2 * mapStride), esq);
+                exy = Fma(wt, Vector.LoadUnsafe(ref lo, 3 * mapStride) + Vector.LoadUnsafe(ref hi, 3 * mapStride), exy);
             }
             var uxux = ux * ux;
             var uyuy = uy * uy;
             var uxuy = ux * uy;
-            var cs = (two * (exy - uxuy) + c2) / (exx - uxux + (eyy - uyuy) + c2);
+            var cs = (two * (exy - uxuy) + c2) / (esq - uxux - uyuy + c2);
             var ssim = (two * uxuy + c1) / (uxux + uyuy + c1) * cs;
             if ((int)j < full)
             {
