@@ -23,19 +23,20 @@ public static class Ssim
         o.Validate();
         using var scope = NewDisposeScope();
         Tensor x, y;
+        long n, c;
         if (o.Gray)
         {
-            (x, y, _, _) = Planes(reference, distorted, o, "SSIM");
+            (x, y, n, c) = Planes(reference, distorted, o, "SSIM");
         }
         else
         {
             // Colour planes go to the kernel in their own dtype: it converts (and checks for NaN) while copying,
             // which spares two full-size libtorch passes per image.
             (x, y) = MetricInputs.Batches(reference, distorted, "SSIM");
+            (n, c) = (y.shape[0], y.shape[1]);
             CheckWindow(y.shape[2], y.shape[3], o, "SSIM");
         }
         var (ssim, _) = Terms(x, y, o, "SSIM");
-        long n = y.shape[0], c = ssim.shape[0] / n;
         return ssim.reshape(n, c).mean(new long[] { 1 }).MoveToOuterDisposeScope();
     }
 
