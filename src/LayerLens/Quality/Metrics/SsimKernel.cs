@@ -38,7 +38,8 @@ internal static class SsimKernel
         var rowCs = new double[(long)planes * g.OutH];
         var wv = new Vector<T>[k];
         for (int t = 0; t < k; t++) wv[t] = new Vector<T>(T.CreateTruncating(weights[t]));
-        var constants = (C1: new Vector<T>(T.CreateTruncating(c1)), C2: new Vector<T>(T.CreateTruncating(c2)));
+        var c1v = new Vector<T>(T.CreateTruncating(c1));
+        var c2v = new Vector<T>(T.CreateTruncating(c2));
 
         int threads = Math.Max(1, maxThreads);
         int bands = BandsPerPlane(planes, g.OutH, k, threads);
@@ -47,7 +48,7 @@ internal static class SsimKernel
         {
             int p = u / bands, b = u % bands;
             int r0 = (int)((long)g.OutH * b / bands), r1 = (int)((long)g.OutH * (b + 1) / bands);
-            Band(x, y, p, r0, r1, g, wv, constants.C1, constants.C2, s, rowSsim, rowCs);
+            Band(x, y, p, r0, r1, g, wv, c1v, c2v, s, rowSsim, rowCs);
         }
         if (threads == 1 || units <= 1)
         {
