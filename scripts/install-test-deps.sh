@@ -4,11 +4,13 @@
 #   python3-torch/-vision   PyTorch 1.13 to export reference networks and compute reference numbers
 #   python3-onnx            to expose intermediate values of exported models to ONNX Runtime
 #   python3-numpy/-scipy/-sklearn/-skimage/-h5py  reference implementations for fixtures and checks
+#   libopenblas0-pthread    OpenBLAS: LayerLens's readouts use it when present (tests check it against libtorch),
+#                           and numpy/scikit-learn use it instead of the reference BLAS in benchmarks
 #   chromium                headless browser that opens the HTML reports and fails on console errors or broken images
 # Safe to run repeatedly; does nothing when everything is present.
 set -euo pipefail
 
-packages=(libonnx-testdata python3-numpy python3-scipy python3-sklearn python3-skimage python3-torch
+packages=(libonnx-testdata libopenblas0-pthread python3-numpy python3-scipy python3-sklearn python3-skimage python3-torch
           python3-torchvision python3-onnx python3-h5py chromium)
 
 missing=()

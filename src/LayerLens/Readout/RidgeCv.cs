@@ -1,4 +1,5 @@
 using TorchSharp;
+using LayerLens.Native;
 using static TorchSharp.torch;
 
 namespace LayerLens.Readout;
@@ -14,6 +15,7 @@ public sealed record RidgeCvOptions(double[]? Alphas = null, bool AlphaPerTarget
 /// Ridge regression whose alpha is chosen on the training data by efficient leave-one-out, the same computation as
 /// scikit-learn's RidgeCV (gcv_mode auto, fit_intercept=True): one eigendecomposition of the centred Gram matrix
 /// (XᵀX when N > D, XXᵀ otherwise) per fit, and every alpha in the grid is a cheap function of it (as in himalaya).
+/// The dense algebra goes through <see cref="DenseLinalg"/> (OpenBLAS when installed, else libtorch).
 /// The LOO residual of sample i is r_i / (1 − h_ii) with hat matrix H = 11ᵀ/n + U diag(λ/(λ+α)) Uᵀ.
 /// </summary>
 public static class RidgeCv
@@ -36,56 +38,71 @@ public static class RidgeCv
         var Xc = Xs - xMean;
         var Yc = Y - yMean;
 
-        var (U, lam) = Decompose(Xc);
-        var UTy = U.T.mm(Yc);
-        var U2 = U.square();
+        var (U, lam, V) = Decompose(Xc);
+        var UTy = DenseLinalg.MatMul(U, Yc, transposeA: true);
+
+        // Leave-one-out hat diagonals for every alpha in one product: h[i, a] = 1/n + Σ_k U_ik² λ_k/(λ_k + α_a).
+        var grid = tensor(alphas, dtype: ScalarType.Float64);
+        var shrink = lam.unsqueeze(1) / (lam.unsqueeze(1) + grid.unsqueeze(0));   // [k, A]
+        Tensor hat;
+        using (var u2 = U.square()) hat = DenseLinalg.MatMul(u2, shrink) + 1.0 / n;  // [n, A]
 
         var best = new double[t];
         Array.Fill(best, double.PositiveInfinity);
         var chosen = new double[t];
-        foreach (var a in alphas)
+        // Fitted values for several alphas come from one product U·[f_a ⊙ UᵀY]; groups of about 64 columns keep
+        // a single target's case a matrix product rather than 30 passes over U.
+        int group = (int)Math.Clamp(64 / t, 1, alphas.Length);
+        for (int a0 = 0; a0 < alphas.Length; a0 += group)
         {
             using var s2 = NewDisposeScope();
-            var f = lam / (lam + a);
-            var h = U2.mv(f) + 1.0 / n;
-            var resid = Yc - U.mm(f.unsqueeze(1) * UTy);
-            var loo = resid / (1 - h).unsqueeze(1);
-            var mse = loo.square().mean(new long[] { 0 });
-            if (!options.AlphaPerTarget) mse = mse.mean().expand(t);
-            var m = mse.data<double>().ToArray();
-            for (int j = 0; j < t; j++)
-                if (m[j] < best[j]) { best[j] = m[j]; chosen[j] = a; }
+            int g = Math.Min(group, alphas.Length - a0);
+            var f = shrink.narrow(1, a0, g);                                        // [k, g]
+            var coefs = (f.unsqueeze(2) * UTy.unsqueeze(1)).reshape(-1, g * t);      // [k, g·t]
+            var fitted = DenseLinalg.MatMul(U, coefs).view(n, g, t);
+            var loo = (Yc.unsqueeze(1) - fitted) / (1 - hat.narrow(1, a0, g)).unsqueeze(2);
+            var mse = loo.square().mean(new long[] { 0 });                           // [g, t]
+            if (!options.AlphaPerTarget) mse = mse.mean(new long[] { 1 }, keepdim: true).expand(g, t);
+            var m = mse.contiguous().data<double>().ToArray();
+            for (int i = 0; i < g; i++)
+                for (int j = 0; j < t; j++)
+                    if (m[i * t + j] < best[j]) { best[j] = m[i * t + j]; chosen[j] = alphas[a0 + i]; }
         }
 
         var alphaT = tensor(chosen, dtype: ScalarType.Float64);
-        var dual = U.mm(UTy / (lam.unsqueeze(1) + alphaT.unsqueeze(0)));
-        var coef = Xc.T.mm(dual);
+        var weights = UTy / (lam.unsqueeze(1) + alphaT.unsqueeze(0));                 // [k, t]
+        // coef = Xcᵀ U diag(1/(λ+α)) UᵀY; with Xc = U Λ^½ Vᵀ that is V Λ^½ (…), a product over d rather than n.
+        var coef = V is not null
+            ? DenseLinalg.MatMul(V, weights * lam.sqrt().unsqueeze(1))
+            : DenseLinalg.MatMul(Xc, DenseLinalg.MatMul(U, weights), transposeA: true);
         var intercept = yMean - xMean.matmul(coef);
         scaler?.Mean.MoveToOuterDisposeScope();
         scaler?.Scale.MoveToOuterDisposeScope();
         return new RidgeModel(coef.MoveToOuterDisposeScope(), intercept.MoveToOuterDisposeScope(), chosen, best, scaler);
     }
 
-    /// <summary>Left singular vectors and squared singular values of centred X, from the smaller Gram matrix.</summary>
-    internal static (Tensor U, Tensor Lambda) Decompose(Tensor Xc)
+    /// <summary>
+    /// Left singular vectors U and squared singular values λ of centred X, from the smaller Gram matrix; when that is
+    /// XᵀX, also its eigenvectors V (Xc = U Λ^½ Vᵀ).
+    /// </summary>
+    internal static (Tensor U, Tensor Lambda, Tensor? V) Decompose(Tensor Xc)
     {
         long n = Xc.shape[0], d = Xc.shape[1];
-        Tensor lam, U;
         if (n > d)
         {
-            var (l, V) = linalg.eigh(Xc.T.mm(Xc));
+            var (l, Vall) = DenseLinalg.Eigh(DenseLinalg.Gram(Xc));
             var keep = Keep(l);
-            lam = l.index_select(0, keep);
-            U = Xc.mm(V.index_select(1, keep)) / lam.sqrt();
+            var lam = l.index_select(0, keep);
+            var V = Vall.index_select(1, keep);
+            var U = DenseLinalg.MatMul(Xc, V) / lam.sqrt();
+            return (U, lam, V);
         }
         else
         {
-            var (l, Q) = linalg.eigh(Xc.mm(Xc.T));
+            var (l, Q) = DenseLinalg.Eigh(DenseLinalg.Gram(Xc, ofRows: true));
             var keep = Keep(l);
-            lam = l.index_select(0, keep);
-            U = Q.index_select(1, keep);
+            return (Q.index_select(1, keep), l.index_select(0, keep), null);
         }
-        return (U, lam);
     }
 
     // Eigenvalues at rounding level of the largest one are null directions (among them the intercept's 1/√n after

@@ -25,9 +25,12 @@ public class ReadoutTests
             Assert.True(Math.Abs(e[i] - a[i]) <= rel * Math.Max(Math.Abs(e[i]), 1e-3 * scale), $"{what}[{i}]: expected {e[i]:R}, got {a[i]:R}");
     }
 
-    [Fact]
-    public void Ridge_picks_same_alpha_and_predictions_as_scikit_learn_RidgeCV()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Ridge_picks_same_alpha_and_predictions_as_scikit_learn_RidgeCV(bool libtorchAlgebra)
     {
+        if (libtorchAlgebra) { LayerLens.Native.DenseLinalg.WithTorch(() => { Ridge_picks_same_alpha_and_predictions_as_scikit_learn_RidgeCV(false); return 0; }); return; }
         var grid = Fx.GetProperty("alphas").EnumerateArray().Select(v => v.GetDouble()).ToArray();
         foreach (var c in Fx.GetProperty("ridge").EnumerateArray())
         {
