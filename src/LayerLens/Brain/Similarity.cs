@@ -1,3 +1,4 @@
+using LayerLens.Native;
 using LayerLens.Stats;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -23,12 +24,12 @@ public static class Rsa
             if ((norm == 0).any().ToBoolean())
                 throw new LayerLensException("RDM: a stimulus has a constant response pattern, so its correlation distance is undefined; use Euclidean", ErrorKind.BadInput);
             c = c / norm;
-            D = 1 - c.mm(c.T);
+            D = 1 - DenseLinalg.Gram(c, ofRows: true);
         }
         else
         {
             var sq = X.square().sum(1);
-            D = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * X.mm(X.T)).clamp_min(0).sqrt();
+            D = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * DenseLinalg.Gram(X, ofRows: true)).clamp_min(0).sqrt();
         }
         long n = D.shape[0];
         var iu = triu_indices(n, n, 1);
@@ -78,7 +79,7 @@ public static class Cka
 
     static Tensor Gram(Tensor X, CkaKernel kernel, double threshold)
     {
-        var dot = X.mm(X.T);
+        var dot = DenseLinalg.Gram(X, ofRows: true);
         if (kernel == CkaKernel.Linear) return dot;
         var sq = dot.diagonal();
         var d2 = -2 * dot + sq.unsqueeze(1) + sq.unsqueeze(0);
