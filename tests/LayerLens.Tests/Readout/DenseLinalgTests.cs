@@ -61,6 +61,10 @@ public class DenseLinalgTests
         var wide = Random(13, 20, 4);
         var strided = wide[.., TensorIndex.Slice(0, 14, 2)];   // neither it nor its transpose is contiguous
         Close(strided.mm(b), DenseLinalg.MatMul(strided, b), 1e-13, "strided view");
+        var offset = wide[3..];                                 // contiguous, but starting 3 rows into its storage
+        Assert.True(offset.is_contiguous());
+        Close(offset.mm(wide.T), DenseLinalg.MatMul(offset, wide, transposeB: true), 1e-13, "view with an offset");
+        Close(offset.T.mm(offset), DenseLinalg.Gram(offset), 1e-13, "Gram of a view with an offset");
         Assert.Equal(new long[] { 0, 5 }, DenseLinalg.MatMul(zeros(0, 7, dtype: ScalarType.Float64), b).shape);
         Assert.Throws<ArgumentException>(() => DenseLinalg.MatMul(a, a));
     }
