@@ -193,12 +193,9 @@ public static class DemoRunner
                 : s[2] > 1 && s[3] > 1 && s[1] > classifier.Labels.Count))
             .OrderByDescending(l => l.DepthIndex).FirstOrDefault()?.Name
             ?? throw new LayerLensException($"{o.Classifier}: no convolutional layer with a spatial map to explain; give a CAM layer", ErrorKind.Usage);
-        var photos = Directory.EnumerateFiles(o.PhotosDir)
-            .Where(f => Images.ImageDecoder.Extensions.Contains(Path.GetExtension(f)))
-            .OrderBy(f => f, StringComparer.Ordinal).ToList();
         return CorpusExplainer.Run(new CorpusRunOptions
         {
-            Images = photos,
+            Images = new[] { o.PhotosDir },   // a folder: its images in ordinal order, ids from file names
             Classifier = classifier,
             Detector = detector,
             Methods = o.CamMethods,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using LayerLens.Images;
 using LayerLens.IO;
+using LayerLens.Reports;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -105,16 +106,16 @@ public static class SyntheticStudy
         signal = (signal - signal.mean(new long[] { 0 }, keepdim: true)) / signal.std(0L, keepdim: true).clamp_min(1e-8);
         int n = stimulusIds.Count;
         var responses = torch.empty(new long[] { n * repetitions, neuroids }, dtype: float64);
-        var presentations = new StringBuilder("stimulus_id,repetition,object_name\n");
+        var presentations = new TidyTable(("stimulus_id", ColumnKind.Text), ("repetition", ColumnKind.Integer), ("object_name", ColumnKind.Text));
         for (int r = 0; r < repetitions; r++)
         {
             responses[TensorIndex.Slice(r * n, (r + 1) * n)] = signal + noise * torch.randn(new[] { (long)n, neuroids }, dtype: float64, generator: gen);
-            for (int i = 0; i < n; i++) presentations.Append(CultureInfo.InvariantCulture, $"{Csv(stimulusIds[i])},{r},{Csv(objectNames[i])}\n");
+            for (int i = 0; i < n; i++) presentations.Add(stimulusIds[i], r, objectNames[i]);
         }
-        var neuroidRows = new StringBuilder("neuroid_id,region\n");
-        for (int k = 0; k < neuroids; k++) neuroidRows.Append(CultureInfo.InvariantCulture, $"n{k:D3},{region}\n");
-        AtomicFile.WriteAllText(Path.Combine(folder, "presentations.csv"), presentations.ToString());
-        AtomicFile.WriteAllText(Path.Combine(folder, "neuroids.csv"), neuroidRows.ToString());
+        var neuroidRows = new TidyTable(("neuroid_id", ColumnKind.Text), ("region", ColumnKind.Text));
+        for (int k = 0; k < neuroids; k++) neuroidRows.Add($"n{k:D3}", region);
+        presentations.WriteCsv(Path.Combine(folder, "presentations.csv"));
+        neuroidRows.WriteCsv(Path.Combine(folder, "neuroids.csv"));
         var asFloat = responses.to(float32);
         AtomicFile.Write(Path.Combine(folder, "responses.npy"), s => Npy.Write(s, asFloat));
         AtomicFile.WriteAllText(Path.Combine(folder, "GENERATED.txt"),
@@ -123,8 +124,6 @@ public static class SyntheticStudy
             $"of {generatingModel}, with {repetitions} repetitions of Gaussian noise (sd {noise.ToString(CultureInfo.InvariantCulture)} per unit-variance signal).\n");
         return new SyntheticNeuralSet(folder, region, generatingModel, generatingLayer, neuroids, repetitions);
     }
-
-    static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 
     static byte Clamp(double v) => (byte)Math.Clamp((int)Math.Round(v), 0, 255);
 

@@ -120,7 +120,7 @@ public sealed class FeatureStore
                 foreach (var shard in shardPaths)
                 {
                     ulong rows = 0;
-                    FeatureShard.Read(shard, (i, data) =>
+                    var header = FeatureShard.Read(shard, (i, data) =>
                     {
                         rows = (ulong)(data.LongLength / Math.Max(1, layers[i].Dim));
                         if (rows == 0) return;
@@ -128,7 +128,7 @@ public sealed class FeatureStore
                         if (half) writer.Write((H5Dataset<Half[]>)datasets[i], Array.ConvertAll(data, v => (Half)v), fileSelection: sel);
                         else writer.Write((H5Dataset<float[]>)datasets[i], data, fileSelection: sel);
                     }, Buffer);
-                    row += (ulong)FeatureShard.ReadHeader(shard).Ids.Length;
+                    row += (ulong)header.Ids.Length;
                 }
             }
             using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);

@@ -356,17 +356,14 @@ public sealed record PreprocessingSpec
     /// <summary>
     /// Resolves the preprocessing for a model: for <c>zoo:NAME</c> the zoo entry's; otherwise the sidecar's
     /// <c>preprocessing</c> object if there is one, else <paramref name="fallback"/> (default <c>imagenet</c>);
-    /// then the command line's options on top.
+    /// then the command line's options on top (<paramref name="overridesFrom"/> names where they came from in errors).
     /// </summary>
-    public static PreprocessingSpec Resolve(string? modelPath, IEnumerable<KeyValuePair<string, string>>? overrides = null, PreprocessingSpec? fallback = null)
+    public static PreprocessingSpec Resolve(string? modelPath, IEnumerable<KeyValuePair<string, string>>? overrides = null, PreprocessingSpec? fallback = null,
+        string overridesFrom = "command line")
     {
-        if (modelPath != null && modelPath.StartsWith("zoo:", StringComparison.Ordinal))
-        {
-            var entry = Zoo.ModelZoo.Default().Get(modelPath["zoo:".Length..]);
-            return overrides == null ? entry.Preprocessing.Validate() : entry.Preprocessing.With(overrides, "command line");
-        }
-        var p = fallback ?? FromPreset("imagenet");
-        var sidecar = modelPath == null ? null : FindSidecar(modelPath);
+        bool zoo = modelPath != null && modelPath.StartsWith("zoo:", StringComparison.Ordinal);
+        var p = zoo ? Zoo.ModelZoo.Default().Get(modelPath!["zoo:".Length..]).Preprocessing : fallback ?? FromPreset("imagenet");
+        var sidecar = modelPath == null || zoo ? null : FindSidecar(modelPath);
         if (sidecar != null)
         {
             JsonNode? root;
@@ -393,7 +390,7 @@ public sealed record PreprocessingSpec
             else if (o.ContainsKey("preprocessing"))
                 throw new LayerLensException($"{sidecar}: \"preprocessing\" must be an object", ErrorKind.BadInput);
         }
-        return overrides == null ? p.Validate() : p.With(overrides, "command line");
+        return overrides == null ? p.Validate() : p.With(overrides, overridesFrom);
     }
 
     static string FirstLine(string s) => s.Split('\n')[0];

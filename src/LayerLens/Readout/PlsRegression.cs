@@ -106,10 +106,10 @@ public static class PlsRegression
         return Unit(tSpace ? C.mv(v) : v);
     }
 
-    static double Dot(double[] x, double[] y)
+    static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
     {
-        var vx = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(x.AsSpan());
-        var vy = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(y.AsSpan());
+        var vx = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(x);
+        var vy = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(y);
         var acc = System.Numerics.Vector<double>.Zero;
         for (int i = 0; i < vx.Length; i++) acc += vx[i] * vy[i];
         double s = System.Numerics.Vector.Dot(acc, System.Numerics.Vector<double>.One);
@@ -120,17 +120,7 @@ public static class PlsRegression
     /// <summary>y = A x for a row-major m × m matrix.</summary>
     static void MatVec(double[] A, double[] x, double[] y, int m)
     {
-        var vx = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(x.AsSpan());
-        int tail = vx.Length * System.Numerics.Vector<double>.Count;
-        for (int r = 0; r < m; r++)
-        {
-            var row = System.Runtime.InteropServices.MemoryMarshal.Cast<double, System.Numerics.Vector<double>>(A.AsSpan(r * m, m));
-            var acc = System.Numerics.Vector<double>.Zero;
-            for (int i = 0; i < row.Length; i++) acc += row[i] * vx[i];
-            double s = System.Numerics.Vector.Dot(acc, System.Numerics.Vector<double>.One);
-            for (int i = tail; i < m; i++) s += A[r * m + i] * x[i];
-            y[r] = s;
-        }
+        for (int r = 0; r < m; r++) y[r] = Dot(A.AsSpan(r * m, m), x.AsSpan(0, m));
     }
 }
 

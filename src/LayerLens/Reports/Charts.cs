@@ -82,18 +82,22 @@ public static class Charts
         var plt = NewPlot(title, xLabel, yLabel);
         var palette = new ScottPlot.Palettes.Category10();
         for (int s = 0; s < series.Count; s++)
-        {
-            var ser = series[s];
-            var pts = ser.X.Zip(ser.Y).Where(p => double.IsFinite(p.First) && double.IsFinite(p.Second)).ToArray();
-            if (pts.Length == 0) continue;
-            var sc = plt.Add.Scatter(pts.Select(p => p.First).ToArray(), pts.Select(p => p.Second).ToArray(), palette.GetColor(s));
-            sc.LegendText = ser.Name;
-            sc.LineWidth = connect ? 1.5f : 0;
-            sc.MarkerSize = connect ? 4 : 6;
-        }
+            AddSeries(plt, series[s], palette.GetColor(s), connect ? 1.5f : 0, connect ? 4 : 6);
         if (series.Count > 1) plt.ShowLegend(Alignment.LowerRight);
         if (yRange is { } r) plt.Axes.SetLimitsY(r.Min, r.Max);
         return Render(plt, title, width, height);
+    }
+
+    /// <summary>One series as joined markers, leaving out points with a NaN or infinite coordinate; null when none is left.</summary>
+    static ScottPlot.Plottables.Scatter? AddSeries(Plot plt, ChartSeries ser, ScottPlot.Color color, float lineWidth, float markerSize)
+    {
+        var pts = ser.X.Zip(ser.Y).Where(p => double.IsFinite(p.First) && double.IsFinite(p.Second)).ToArray();
+        if (pts.Length == 0) return null;
+        var sc = plt.Add.Scatter(pts.Select(p => p.First).ToArray(), pts.Select(p => p.Second).ToArray(), color);
+        sc.LegendText = ser.Name;
+        sc.LineWidth = lineWidth;
+        sc.MarkerSize = markerSize;
+        return sc;
     }
 
     /// <summary>
@@ -110,13 +114,8 @@ public static class Charts
         for (int s = 0; s < all.Count; s++)
         {
             var (ser, onRight) = all[s];
-            var pts = ser.X.Zip(ser.Y).Where(p => double.IsFinite(p.First) && double.IsFinite(p.Second)).ToArray();
-            if (pts.Length == 0) continue;
-            var line = plt.Add.Scatter(pts.Select(p => p.First).ToArray(), pts.Select(p => p.Second).ToArray(), palette.GetColor(s));
-            line.LegendText = ser.Name;
-            line.LineWidth = 2;
-            line.MarkerSize = 5;
-            if (onRight) line.Axes.YAxis = plt.Axes.Right;
+            var line = AddSeries(plt, ser, palette.GetColor(s), 2, 5);
+            if (onRight && line != null) line.Axes.YAxis = plt.Axes.Right;
         }
         if (right is { Count: > 0 }) plt.Axes.Right.Label.Text = rightLabel ?? "";
         if (all.Count > 1) plt.ShowLegend(Alignment.UpperRight);

@@ -17,10 +17,6 @@ sealed class SweepAnalysis
     public required List<SweepCorrelation> Correlations { get; init; }
     public required List<PenultimateScore> Penultimate { get; init; }
 
-    public TidyTable BestLayerTable => SweepTables.BestLayers(BestLayers);
-    public TidyTable CorrelationTable => SweepTables.Correlations(Correlations);
-    public TidyTable PenultimateTable => SweepTables.Penultimate(Penultimate);
-
     /// <summary>The score target and neural target the analysis relates: configured, else the first score target and the first IT (else any) neural target.</summary>
     public static (string? Accuracy, string? Brain) Targets(SweepConfig c)
     {

@@ -266,11 +266,7 @@ public sealed record SweepConfig
             : Path.GetFileName(spec) is "model.json" ? Path.GetFileName(Path.GetDirectoryName(spec)!) : Path.GetFileNameWithoutExtension(spec);
 
         /// <summary>A zoo model's own recipe as a preprocessing spec; a file's sidecar, else imagenet.</summary>
-        PreprocessingSpec DefaultPreprocessing(string spec, YamlNode node)
-        {
-            if (!spec.StartsWith("zoo:", StringComparison.Ordinal)) return Wrap(node, () => PreprocessingSpec.Resolve(spec));
-            return ModelZoo.Default().Get(spec[4..]).Preprocessing;
-        }
+        PreprocessingSpec DefaultPreprocessing(string spec, YamlNode node) => Wrap(node, () => PreprocessingSpec.Resolve(spec));
 
         SweepTarget Target(YamlNode node)
         {

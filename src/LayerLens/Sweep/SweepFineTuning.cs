@@ -22,7 +22,7 @@ static class SweepFineTuning
     sealed record Result(string Fingerprint, FineTuneScore Score, List<SweepRow> Rows);
 
     public static (FineTuneScore Score, List<SweepRow> Rows, bool Resumed) Run(SweepConfig config, SweepFineTune ft, SweepModel model, NeuralTarget brain,
-        ImageDataset images, string state, IReadOnlyList<SweepRow> frozenRows, IProgress<WorkProgress>? progress, CancellationToken ct)
+        string brainKey, ImageDataset images, string state, IReadOnlyList<SweepRow> frozenRows, IProgress<WorkProgress>? progress, CancellationToken ct)
     {
         var dir = Path.Combine(state, "finetune", model.Name);
         Directory.CreateDirectory(dir);
@@ -36,7 +36,7 @@ static class SweepFineTuning
         {
             File.Exists(modelFile) ? FeatureProvenance.FileSha256(modelFile) : modelFile, model.Preprocessing.ToJson(), model.Reducer,
             JsonSerializer.Serialize(ft.Options), ft.Target, Ids(trainSet), Ids(valSet), Ids(testSet),
-            FeatureProvenance.Sha256Hex(images.Items.Select(i => i.Id)), SweepRunner.TargetFingerprint(brain), config.Seed.ToString(CultureInfo.InvariantCulture),
+            FeatureProvenance.Sha256Hex(images.Items.Select(i => i.Id)), brainKey, config.Seed.ToString(CultureInfo.InvariantCulture),
         });
         if (File.Exists(resultPath))
         {

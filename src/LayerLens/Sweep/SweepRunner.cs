@@ -48,6 +48,8 @@ public static class SweepRunner
         var rows = new List<SweepRow>();
         var penultimate = new Dictionary<string, string?>(StringComparer.Ordinal);
         int resumed = 0, computed = 0;
+        // Each target's files are hashed once per run, not once per model.
+        var targetKeys = config.Targets.ToDictionary(t => t.Name, TargetFingerprint, StringComparer.Ordinal);
         int totalUnits = config.Models.Count * config.Targets.Count;
         int unitsDone = 0;
 
@@ -65,7 +67,7 @@ public static class SweepRunner
                 ct.ThrowIfCancellationRequested();
                 progress?.Report(new WorkProgress("readouts", unitsDone, totalUnits, "units", $"{model.Name} / {target.Name}"));
                 var unitPath = Path.Combine(state, "units", $"{model.Name}__{target.Name}.json");
-                var fingerprint = FeatureProvenance.Sha256Hex(new[] { modelKey, TargetFingerprint(target), config.Seed.ToString(CultureInfo.InvariantCulture) });
+                var fingerprint = FeatureProvenance.Sha256Hex(new[] { modelKey, targetKeys[target.Name], config.Seed.ToString(CultureInfo.InvariantCulture) });
                 var done = ReadUnit(unitPath, fingerprint);
                 if (done != null) { rows.AddRange(done); resumed++; }
                 else
@@ -93,7 +95,7 @@ public static class SweepRunner
                 ct.ThrowIfCancellationRequested();
                 var model = config.Models.First(m => m.Name == ft.Models[i]);
                 progress?.Report(new WorkProgress("fine-tuning", i, ft.Models.Count, "models", model.Name));
-                var (score, ftRows, wasResumed) = SweepFineTuning.Run(config, ft, model, brain, dataset, state, rows, progress, ct);
+                var (score, ftRows, wasResumed) = SweepFineTuning.Run(config, ft, model, brain, targetKeys[brain.Name], dataset, state, rows, progress, ct);
                 fineTuned.Add(score);
                 rows.AddRange(ftRows);
                 if (wasResumed) resumed++; else computed++;
@@ -110,10 +112,6 @@ public static class SweepRunner
         table.WriteParquet(resultsParquet);
 
         var analysis = SweepAnalysis.Compute(config, rows, penultimate, fineTuned);
-        analysis.BestLayerTable.WriteCsv(Path.Combine(output, "best_layers.csv"));
-        analysis.CorrelationTable.WriteCsv(Path.Combine(output, "correlations.csv"));
-        analysis.PenultimateTable.WriteCsv(Path.Combine(output, "penultimate.csv"));
-        if (fineTuned.Count > 0) SweepTables.FineTune(fineTuned).WriteCsv(Path.Combine(output, "finetune.csv"));
         var charts = SweepReport.Charts(analysis, rows, config);
         var plots = Path.Combine(output, "plots");
         foreach (var (name, chart) in charts) chart.Save(Path.Combine(plots, name));
@@ -124,6 +122,10 @@ public static class SweepRunner
             Penultimate = analysis.Penultimate, FineTuned = fineTuned, AccuracyTarget = analysis.AccuracyTarget, BrainTarget = analysis.BrainTarget,
             UnitsResumed = resumed, UnitsComputed = computed,
         };
+        summary.BestLayerTable.WriteCsv(Path.Combine(output, "best_layers.csv"));
+        summary.CorrelationTable.WriteCsv(Path.Combine(output, "correlations.csv"));
+        summary.PenultimateTable.WriteCsv(Path.Combine(output, "penultimate.csv"));
+        if (fineTuned.Count > 0) summary.FineTuneTable.WriteCsv(Path.Combine(output, "finetune.csv"));
         SweepReport.Html(config, summary, dataset.Count).Save(summary.ReportPath);
         WriteRunRecord(config, output, dataset.Count);
         progress?.Report(new WorkProgress("report", 1, 1, "steps"));
@@ -218,7 +220,6 @@ public static class SweepRunner
     {
         var src = FeatureSource.Open(storePath, null);
         var rows = new List<SweepRow>();
-        string where = $"{config.Source}:{target.Line}";
         switch (target)
         {
             case ScoreTarget s:

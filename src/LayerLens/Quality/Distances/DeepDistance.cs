@@ -69,9 +69,6 @@ public sealed class DeepDistance
     public FeatureReadout Readout { get; }
     internal ModelGraph Graph => _graph;
 
-    /// <summary>Activations as the readouts expect them, channels second ([N, C, H, W]); channels-last maps are permuted.</summary>
-    internal Tensor ChannelsFirst(Tensor act) => _graph.ChannelsFirst(act);
-
     /// <summary>One forward pass over <paramref name="input"/> keeping the activations of every layer.</summary>
     public LayerFeatures Features(Tensor input) =>
         new(_graph.Run(input, new RunOptions { Taps = Layers.ToArray(), KeepTaps = true }));
@@ -107,8 +104,9 @@ public sealed class DeepDistance
                         throw new LayerLensException(
                             $"layer '{layer.Name}': reference activations [{string.Join(",", r.shape)}] and distorted [{string.Join(",", act.shape)}] differ (images of different sizes?)",
                             ErrorKind.BadInput);
-                    var rc = distances[0].ChannelsFirst(r);
-                    var ac = distances[0].ChannelsFirst(act);
+                    // Readouts expect channels second ([N, C, H, W]); channels-last maps are permuted.
+                    var rc = graph.ChannelsFirst(r);
+                    var ac = graph.ChannelsFirst(act);
                     for (int k = 0; k < distances.Count; k++)
                         if (distances[k].Layers.Contains(layer.Name))
                             terms[k][layer.Name] = distances[k].Readout.Contributions(rc, ac).MoveToOuterDisposeScope();

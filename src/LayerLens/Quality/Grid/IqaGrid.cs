@@ -25,9 +25,6 @@ public sealed record IqaGridSummary(
 /// </summary>
 public static class IqaGrid
 {
-    /// <summary>Columns of the results table (<see cref="IqaBenchmark.Columns"/>).</summary>
-    public static IReadOnlyList<(string Name, ColumnKind Kind)> Columns => IqaBenchmark.Columns;
-
     const string CellVersion = "iqa-cell-v1";
 
     public static IqaGridSummary Run(IqaGridConfig config, string outDir, IProgress<WorkProgress>? progress = null, CancellationToken ct = default)
@@ -159,8 +156,9 @@ public static class IqaGrid
         ? string.Join(";", Directory.EnumerateFiles(folder).Order(StringComparer.Ordinal).Select(f => { var i = new FileInfo(f); return $"{i.Name}:{i.Length}:{i.LastWriteTimeUtc.Ticks}"; }))
         : "missing";
 
+    // Upper case, as cell keys have always been made; the hash streams the file.
     static string FileHash(string path) => File.Exists(path)
-        ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)))
+        ? Features.FeatureProvenance.FileSha256(path).ToUpperInvariant()
         : throw new LayerLensException($"{path}: channel-weights file not found", ErrorKind.BadInput);
 
     static string Key(params string[] parts) =>
@@ -172,6 +170,4 @@ public static class IqaGrid
         foreach (var ch in s) sb.Append(char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_');
         return sb.Length == 0 ? "_" : sb.ToString();
     }
-
-    internal static string F(double v) => double.IsNaN(v) ? "–" : v.ToString("0.000", CultureInfo.InvariantCulture);
 }

@@ -126,7 +126,7 @@ public sealed record IqaGridConfig(IReadOnlyList<IqaGridModel> Models, IReadOnly
         var readouts = readoutNode == null ? new List<string> { "l2" }
             : readoutNode is YamlScalarNode rs ? y.Text(rs).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
             : y.Seq(readoutNode).Select(n => y.Text(n)).ToList();
-        foreach (var (r, i) in readouts.Select((r, i) => (r, i)))
+        foreach (var r in readouts)
             if (!FeatureReadout.Names.Contains(r.ToLowerInvariant()))
                 throw y.Error(readoutNode!, $"unknown readout '{r}' (expected {string.Join(", ", FeatureReadout.Names)})");
         var datasets = y.Seq(y.Required(root, "datasets")).Select(n =>

@@ -10,17 +10,8 @@ namespace LayerLens.Quality.Grid;
 internal static class IqaGridModels
 {
     /// <summary>The preprocessing of a grid model: a zoo entry's recipe, else the sidecar or <paramref name="fallbackPreset"/>; overrides on top.</summary>
-    public static PreprocessingSpec Preprocessing(string model, IReadOnlyDictionary<string, string>? overrides, string fallbackPreset = "imagenet")
-    {
-        var fallback = PreprocessingSpec.FromPreset(fallbackPreset);
-        var list = overrides?.Select(kv => new KeyValuePair<string, string>(kv.Key, kv.Value)).ToList();
-        if (model.StartsWith("zoo:", StringComparison.Ordinal))
-        {
-            var spec = ModelZoo.Default().Get(model[4..]).Preprocessing;
-            return list == null ? spec.Validate() : spec.With(list, $"preprocessing of {model}");
-        }
-        return PreprocessingSpec.Resolve(model, list, fallback);
-    }
+    public static PreprocessingSpec Preprocessing(string model, IReadOnlyDictionary<string, string>? overrides, string fallbackPreset = "imagenet") =>
+        PreprocessingSpec.Resolve(model, overrides?.ToList(), PreprocessingSpec.FromPreset(fallbackPreset), $"preprocessing of {model}");
 
     /// <summary>What identifies a model file's content cheaply: path, size and modification time (zoo: the name).</summary>
     public static string Identity(string model)
