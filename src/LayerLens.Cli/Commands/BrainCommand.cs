@@ -35,6 +35,8 @@ public static class BrainCommand
             if (selected.Count == 0) throw new LayerLensException($"--layers '{parse.GetValue(layers)}' matches no layer in {src.Path}", ErrorKind.Usage);
             int n = parse.GetValue(splits), s = parse.GetValue(seed);
             var m = parse.GetValue(metric)!;
+            if (!BrainMetrics.Names.Contains(m))
+                throw new LayerLensException($"--metric '{m}': expected pls, ridge, rsa, rsa-euclidean, rsa-tau, cka or cka-rbf", ErrorKind.Usage);
             var outp = parse.InvocationConfiguration.Output;
             var csv = new ResultCsv("layer", "op", "depth_index", "relative_depth", "region", "metric", "raw", "raw_error", "ceiling", "ceiled", "ceiled_error", "stimuli", "neuroids", "splits", "per_split", "seed");
             var lines = new List<string>();
@@ -46,17 +48,7 @@ public static class BrainCommand
                     progress.Report(new WorkProgress("brain similarity", done, selected.Count, "layers", layer.Name));
                     using var scope = TorchSharp.torch.NewDisposeScope();
                     var X = src.Read(layer.Name);
-                    BrainScore score = m switch
-                    {
-                        "pls" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Pls, n, 0.9, s),
-                        "ridge" => NeuralPredictivity.Score(X, src.Ids, assembly, NeuralRegression.Ridge, n, 0.9, s),
-                        "rsa" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.Spearman, n, s),
-                        "rsa-euclidean" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Euclidean, RdmComparison.Spearman, n, s),
-                        "rsa-tau" => Rsa.Score(X, src.Ids, assembly, RdmDistance.Correlation, RdmComparison.KendallTauA, n, s),
-                        "cka" => Cka.Score(X, src.Ids, assembly, CkaKernel.Linear, n, s),
-                        "cka-rbf" => Cka.Score(X, src.Ids, assembly, CkaKernel.Rbf, n, s),
-                        _ => throw new LayerLensException($"--metric '{m}': expected pls, ridge, rsa, rsa-euclidean, rsa-tau, cka or cka-rbf", ErrorKind.Usage),
-                    };
+                    var score = BrainMetrics.Score(m, X, src.Ids, assembly, n, s);
                     csv.Add(layer.Name, layer.OpType, layer.DepthIndex, layer.RelativeDepth, parse.GetValue(region) ?? "all", score.Metric, score.Raw, score.RawError,
                         score.Ceiling, score.Ceiled, score.CeiledError, score.Stimuli, score.Neuroids, score.PerSplit.Length,
                         string.Join(';', score.PerSplit.Select(v => v.ToString("R", CultureInfo.InvariantCulture))), score.Seed);

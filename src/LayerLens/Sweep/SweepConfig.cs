@@ -1,3 +1,4 @@
+using LayerLens.Brain;
 using System.Globalization;
 using LayerLens.Preprocessing;
 using LayerLens.Training;
@@ -303,7 +304,7 @@ public sealed record SweepConfig
             throw Error(m, "target: give 'scores: FILE.csv' (per-image scores) or 'neural: PATH' (neural recordings)");
         }
 
-        public static readonly string[] NeuralMetrics = { "pls", "ridge", "rsa", "rsa-euclidean", "rsa-tau", "cka", "cka-rbf" };
+        public static IReadOnlyList<string> NeuralMetrics => BrainMetrics.Names;
 
         SweepFineTune FineTune(YamlMappingNode m, IReadOnlyList<SweepModel> models, IReadOnlyList<SweepTarget> targets, int seed)
         {

@@ -333,17 +333,8 @@ public static class SweepRunner
         return sums.Where(double.IsFinite).Select(v => v / folds.Count).ToArray();
     }
 
-    internal static BrainScore Neural(NeuralTarget n, Tensor X, IReadOnlyList<string> ids, NeuralAssembly assembly, int seed) => n.Metric switch
-    {
-        "pls" => NeuralPredictivity.Score(X, ids, assembly, NeuralRegression.Pls, n.Splits, 0.9, seed),
-        "ridge" => NeuralPredictivity.Score(X, ids, assembly, NeuralRegression.Ridge, n.Splits, 0.9, seed),
-        "rsa" => Rsa.Score(X, ids, assembly, RdmDistance.Correlation, RdmComparison.Spearman, n.Splits, seed),
-        "rsa-euclidean" => Rsa.Score(X, ids, assembly, RdmDistance.Euclidean, RdmComparison.Spearman, n.Splits, seed),
-        "rsa-tau" => Rsa.Score(X, ids, assembly, RdmDistance.Correlation, RdmComparison.KendallTauA, n.Splits, seed),
-        "cka" => Cka.Score(X, ids, assembly, CkaKernel.Linear, n.Splits, seed),
-        "cka-rbf" => Cka.Score(X, ids, assembly, CkaKernel.Rbf, n.Splits, seed),
-        _ => throw new LayerLensException($"neural metric '{n.Metric}' is unknown", ErrorKind.Usage),
-    };
+    internal static BrainScore Neural(NeuralTarget n, Tensor X, IReadOnlyList<string> ids, NeuralAssembly assembly, int seed) =>
+        BrainMetrics.Score(n.Metric, X, ids, assembly, n.Splits, seed);
 
     internal static IEnumerable<SweepRow> NeuralRows(string model, LayerInfo layer, string target, BrainScore s, string prefix)
     {
