@@ -259,7 +259,7 @@ public sealed class FineTuner : IDisposable
         // convolutions skip reordering every activation, forward and backward (about 15 % of a ResNet step).
         // Without gradients the engine chooses channels-last itself.
         if (grad && _channelsLast && x.dim() == 4 && x.is_floating_point())
-            x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+            x = ModelGraph.ToChannelsLast(x);
         using var result = _graph.Run(x, new RunOptions { Taps = new[] { FeatureLayer }, Grad = grad, CheckFinite = false });
         var f = Pool(result.Taps[FeatureLayer]);
         if (training && _o.Dropout > 0 && g is not null)

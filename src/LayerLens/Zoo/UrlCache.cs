@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace LayerLens.Zoo;
 
 /// <summary>
@@ -44,8 +42,7 @@ public static class UrlCache
                     body.CopyTo(file);
                 }
             }
-            string actual;
-            using (var fs = File.OpenRead(tmp)) actual = Convert.ToHexString(SHA256.HashData(fs)).ToLowerInvariant();
+            string actual = ModelZoo.Sha256Of(tmp);
             if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
                 throw new LayerLensException($"{url}: the downloaded file has SHA-256 {actual}, the zoo expects {sha256.ToLowerInvariant()}; not stored", ErrorKind.BadInput);
             // Only a complete, checked file ever gets the final name.

@@ -15,16 +15,12 @@ public sealed class AblationCamWeights : ICamWeights
     {
         var a = ctx.Activations;
         long b = a.shape[0], k = a.shape[1];
-        var scores = new double[b * k];
-        for (long start = 0; start < b * k; start += ctx.Passes.BatchSize)
+        var scores = ctx.Passes.ScoresInBatches(b * k, null, idx =>
         {
-            using var scope = NewDisposeScope();
-            long n = Math.Min(ctx.Passes.BatchSize, b * k - start);
-            var idx = arange(start, start + n, dtype: ScalarType.Int64);
+            long n = idx.shape[0];
             var keep = ones(n, k, dtype: a.dtype).scatter(1, idx.remainder(k).unsqueeze(1), zeros(n, 1, dtype: a.dtype));
-            var s = ctx.Passes.AblatedScores(ctx.Layer, idx.div(k, rounding_mode: RoundingMode.floor), keep);
-            s.cpu().data<double>().CopyTo(scores, (int)start);
-        }
+            return ctx.Passes.AblatedScores(ctx.Layer, idx.div(k, rounding_mode: RoundingMode.floor), keep);
+        });
         var y = ctx.TargetScores.cpu().to_type(ScalarType.Float64).unsqueeze(1);
         y = where(y.eq(0), full_like(y, 1e-12), y); // a zero score would divide by zero
         var weights = y.sub(tensor(scores, dtype: ScalarType.Float64).reshape(b, k)).div(y).to(a.dtype).to(a.device);

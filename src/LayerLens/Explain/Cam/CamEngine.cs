@@ -192,9 +192,7 @@ public sealed class CamEngine : ICamEngine
     {
         var options = new RunOptions { Grad = needGrad, Taps = taps };
         if (!needGrad || InputChannelsLast(x) || x.dim() != 4 || !x.is_floating_point() || _stridedFailed) return _graph.Run(x, options);
-        using var nhwc = x.permute(0, 2, 3, 1);
-        using var packed = nhwc.contiguous();
-        using var channelsLast = packed.permute(0, 3, 1, 2);
+        using var channelsLast = ModelGraph.ToChannelsLast(x);
         try { return _graph.Run(channelsLast, options); }
         catch (LayerLensException)
         {

@@ -50,4 +50,23 @@ public abstract class CamPasses
     /// <paramref name="channelKeep"/> ([N, K], 0 ablates); returns [N] float64.
     /// </summary>
     public abstract Tensor AblatedScores(string layer, Tensor imageIndex, Tensor channelKeep);
+
+    /// <summary>
+    /// Runs <paramref name="count"/> extra passes in batches of <see cref="BatchSize"/>: <paramref name="scoresOf"/> gets
+    /// the int64 pass indices of one batch (on <paramref name="device"/>; CPU when null) and returns their [N] float64
+    /// scores, which are gathered in pass order. Each batch runs in its own dispose scope.
+    /// </summary>
+    internal double[] ScoresInBatches(long count, Device? device, Func<Tensor, Tensor> scoresOf)
+    {
+        var scores = new double[count];
+        for (long start = 0; start < count; start += BatchSize)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(BatchSize, count - start);
+            var idx = arange(start, start + n, dtype: ScalarType.Int64, device: device);
+            var s = scoresOf(idx);
+            s.cpu().data<double>().CopyTo(scores, (int)start);
+        }
+        return scores;
+    }
 }

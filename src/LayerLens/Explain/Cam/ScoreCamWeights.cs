@@ -18,19 +18,14 @@ public sealed class ScoreCamWeights : ICamWeights
         long b = a.shape[0], k = a.shape[1], h = a.shape[2], w = a.shape[3];
         var (height, width) = ctx.Passes.InputSize;
         var flat = a.reshape(b * k, 1, h, w);
-        var scores = new double[b * k];
-        for (long start = 0; start < b * k; start += ctx.Passes.BatchSize)
+        var scores = ctx.Passes.ScoresInBatches(b * k, a.device, idx =>
         {
-            using var scope = NewDisposeScope();
-            long n = Math.Min(ctx.Passes.BatchSize, b * k - start);
-            var idx = arange(start, start + n, dtype: ScalarType.Int64, device: a.device);
             var up = F.interpolate(flat.index_select(0, idx), new long[] { height, width }, mode: InterpolationMode.Bilinear, align_corners: false).squeeze(1);
             var lo = up.amin(new long[] { 1, 2 }, keepdim: true);
             var hi = up.amax(new long[] { 1, 2 }, keepdim: true);
             var masks = up.sub(lo).div(hi.sub(lo).add(1e-8));
-            var s = ctx.Passes.MaskedScores(idx.div(k, rounding_mode: RoundingMode.floor), masks);
-            s.cpu().data<double>().CopyTo(scores, (int)start);
-        }
+            return ctx.Passes.MaskedScores(idx.div(k, rounding_mode: RoundingMode.floor), masks);
+        });
         var weights = tensor(scores, dtype: ScalarType.Float64).reshape(b, k).softmax(1).to(a.dtype).to(a.device);
         return CamWeights.Scale(weights, a);
     }

@@ -31,10 +31,28 @@ public static class BoxCam
     /// </summary>
     public static BoxCamStats Measure(ReadOnlySpan<float> map, int width, int height, DetectedObject box, double pointingTolerance = 0)
     {
+        var (total, best) = TotalAndArgmax(map, width, height);
+        return Measure(map, width, height, box, pointingTolerance, total, best);
+    }
+
+    /// <summary>
+    /// Measures every box on one map: the map's total and maximum are computed once and shared by all boxes
+    /// (same values as calling the single-box <see cref="Measure(ReadOnlySpan{float}, int, int, DetectedObject, double)"/> per box).
+    /// </summary>
+    public static BoxCamStats[] Measure(ReadOnlySpan<float> map, int width, int height, IReadOnlyList<DetectedObject> boxes, double pointingTolerance = 0)
+    {
+        if (boxes.Count == 0) return Array.Empty<BoxCamStats>();
+        var (total, best) = TotalAndArgmax(map, width, height);
+        var stats = new BoxCamStats[boxes.Count];
+        for (int b = 0; b < stats.Length; b++) stats[b] = Measure(map, width, height, boxes[b], pointingTolerance, total, best);
+        return stats;
+    }
+
+    static (double Total, int Best) TotalAndArgmax(ReadOnlySpan<float> map, int width, int height)
+    {
         if (map.Length != width * height)
             throw new LayerLensException($"CAM of {map.Length} values does not match a {width}x{height} image", ErrorKind.Internal);
-        var (x0, y0, x1, y1) = PixelRange(box, width, height);
-        double total = 0, inside = 0;
+        double total = 0;
         int best = 0;
         float bestValue = float.NegativeInfinity;
         for (int i = 0; i < map.Length; i++)
@@ -42,6 +60,13 @@ public static class BoxCam
             total += map[i];
             if (map[i] > bestValue) { bestValue = map[i]; best = i; }
         }
+        return (total, best);
+    }
+
+    static BoxCamStats Measure(ReadOnlySpan<float> map, int width, int height, DetectedObject box, double pointingTolerance, double total, int best)
+    {
+        var (x0, y0, x1, y1) = PixelRange(box, width, height);
+        double inside = 0;
         for (int y = y0; y < y1; y++)
             for (int x = x0; x < x1; x++) inside += map[y * width + x];
         long pixels = (long)(x1 - x0) * (y1 - y0);

@@ -99,7 +99,7 @@ public static class CorpusExplainer
                     mapPaths[name] = mapPath;
                     manifest.Add(id, name, System.IO.Path.GetRelativePath(dir, mapPath), h, w, labels[cams.TargetClass[i]], layerText);
                     var original = BoxCam.ToOriginal(map, h, w, gridPlacement);
-                    stats[m] = gridObjects.Select(d => BoxCam.Measure(original, aw, ah, d, o.PointingTolerance * fx)).ToArray();
+                    stats[m] = BoxCam.Measure(original, aw, ah, gridObjects, o.PointingTolerance * fx);
                     if (o.Overlays || results.Count < o.GalleryImages)
                     {
                         gridImage ??= reduce < 1 ? ImageEditor.Resize(image, aw, ah) : image;

@@ -145,14 +145,7 @@ public static class ImageEditor
     public static RgbImage CentralCrop(RgbImage img, double fraction)
     {
         int w = Math.Max(1, (int)Math.Round(img.Width * fraction)), h = Math.Max(1, (int)Math.Round(img.Height * fraction));
-        return CropRect(img, (img.Width - w) / 2, (img.Height - h) / 2, w, h);
-    }
-
-    public static RgbImage CropRect(RgbImage img, int x0, int y0, int w, int h)
-    {
-        var px = new byte[w * h * 3];
-        for (int r = 0; r < h; r++) Array.Copy(img.Pixels, ((y0 + r) * img.Width + x0) * 3, px, r * w * 3, w * 3);
-        return new RgbImage(w, h, px) { Source = img.Source };
+        return img.Crop((img.Width - w) / 2, (img.Height - h) / 2, w, h);
     }
 
     static RgbImage ContrastEdit(RgbImage img, double factor)
@@ -164,10 +157,12 @@ public static class ImageEditor
         return Map(img, v => mean + factor * (v - mean));
     }
 
+    static int BlurRadius(double sigma) => Math.Max(1, (int)Math.Ceiling(3 * sigma));
+
     /// <summary>Separable Gaussian blur (radius ⌈3σ⌉, edges replicated).</summary>
     public static RgbImage GaussianBlur(RgbImage img, double sigma)
     {
-        int r = Math.Max(1, (int)Math.Ceiling(3 * sigma));
+        int r = BlurRadius(sigma);
         var k = new double[2 * r + 1];
         double ks = 0;
         for (int i = -r; i <= r; i++) ks += k[i + r] = Math.Exp(-i * i / (2 * sigma * sigma));
@@ -211,7 +206,20 @@ public static class ImageEditor
         foreach (var b in boxes)
         {
             var (x0, y0, x1, y1) = BoxCam.PixelRange(b, w, h);
-            RgbImage? blurred = fill == RemovalFill.Blur ? GaussianBlur(img, Math.Max(1, Math.Max(x1 - x0, y1 - y0) / 8.0)) : null;
+            // The blur fill only needs the box's pixels: blur the window of the box grown by the kernel radius (clamped to
+            // the image). Edges are replicated only at image edges, which the window keeps, and every box pixel's taps in both
+            // passes lie inside the window, so the box's values equal those of blurring the whole image.
+            RgbImage? window = null;
+            int wx0 = 0, wy0 = 0;
+            if (fill == RemovalFill.Blur && x1 > x0 && y1 > y0)
+            {
+                double sigma = Math.Max(1, Math.Max(x1 - x0, y1 - y0) / 8.0);
+                int r = BlurRadius(sigma);
+                wx0 = Math.Max(0, x0 - r);
+                wy0 = Math.Max(0, y0 - r);
+                int wx1 = Math.Min(w, x1 + r), wy1 = Math.Min(h, y1 + r);
+                window = GaussianBlur(img.Crop(wx0, wy0, wx1 - wx0, wy1 - wy0), sigma);
+            }
             for (int y = y0; y < y1; y++)
                 for (int x = x0; x < x1; x++)
                     for (int c = 0; c < 3; c++)
@@ -222,7 +230,7 @@ public static class ImageEditor
                             RemovalFill.Grey => 128,
                             RemovalFill.Mean => (byte)mean[c],
                             RemovalFill.Noise => (byte)rng.Next(256),
-                            _ => blurred!.Pixels[i],
+                            _ => window!.Pixels[((y - wy0) * window.Width + (x - wx0)) * 3 + c],
                         };
                     }
         }
@@ -233,7 +241,7 @@ public static class ImageEditor
     public static RgbImage CropBox(RgbImage img, DetectedObject box)
     {
         var (x0, y0, x1, y1) = BoxCam.PixelRange(box, img.Width, img.Height);
-        return CropRect(img, x0, y0, Math.Max(1, x1 - x0), Math.Max(1, y1 - y0));
+        return img.Crop(x0, y0, Math.Max(1, x1 - x0), Math.Max(1, y1 - y0));
     }
 
     /// <summary>

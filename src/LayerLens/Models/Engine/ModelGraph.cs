@@ -96,7 +96,6 @@ public sealed class ModelGraph : IDisposable
     public IReadOnlyDictionary<string, Tensor> Constants => _constants;
     public ComputeDevice Device { get; private set; } = ComputeDevice.Cpu;
 
-    /// <summary>Every tappable layer in execution order (shape computations and constants are not layers).</summary>
     /// <summary>
     /// Whether a 4-D activation of this graph carries its channels last ([N, H, W, C]). Plain ONNX graphs are NCHW.
     /// TensorFlow graphs are NHWC by default, but graphs converted from ONNX (nanodet) transpose back and forth, so
@@ -123,6 +122,7 @@ public sealed class ModelGraph : IDisposable
     /// </summary>
     public int MaxBatch => Inputs.Count > 0 && Inputs[0].Shape is { Length: > 0 } s && s[0] == 1 && Inputs[0].SymbolicBatch == null ? 1 : int.MaxValue;
 
+    /// <summary>Every tappable layer in execution order (shape computations and constants are not layers).</summary>
     public IReadOnlyList<LayerInfo> Layers => _layers;
 
     public LayerInfo Layer(string name) =>
@@ -529,7 +529,7 @@ public sealed class ModelGraph : IDisposable
     }
 
     /// <summary>The same NCHW tensor with channels innermost in memory (libtorch's channels_last format).</summary>
-    static Tensor ToChannelsLast(Tensor x)
+    internal static Tensor ToChannelsLast(Tensor x)
     {
         using var nhwc = x.permute(0, 2, 3, 1);
         using var packed = nhwc.contiguous();

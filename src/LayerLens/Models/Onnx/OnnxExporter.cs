@@ -52,21 +52,32 @@ public static class OnnxExporter
                 g.Node.Add(Node("Flatten", new[] { "layerlens_head_pool" }, "layerlens_head_features", ("axis", 1)));
                 features = "layerlens_head_features";
             }
-            g.Initializer.Add(OnnxTensors.FromTensor(headWeight.to_type(ScalarType.Float32), "layerlens_head.weight"));
-            g.Initializer.Add(OnnxTensors.FromTensor(headBias.to_type(ScalarType.Float32), "layerlens_head.bias"));
-            g.Node.Add(Node("Gemm", new[] { features, "layerlens_head.weight", "layerlens_head.bias" }, HeadOutput, ("transB", 1)));
-            g.Output.Clear();
-            g.Output.Add(Output(HeadOutput, headWeight.shape[0]));
-            if (probabilities)
-            {
-                g.Node.Add(Node("Softmax", new[] { HeadOutput }, ProbabilitiesOutput, ("axis", 1)));
-                g.Output.Add(Output(ProbabilitiesOutput, headWeight.shape[0]));
-            }
-            Prune(g);
+            AppendHead(g, features, headWeight, headBias, probabilities);
         }
         var tmp = path + ".tmp-" + Environment.ProcessId;
         using (var fs = File.Create(tmp)) model.WriteTo(fs);
         File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Ends <paramref name="g"/> in the linear head on <paramref name="features"/> ([N, F]): the float32 initializers
+    /// <c>layerlens_head.weight</c> and <c>.bias</c>, <c>Gemm(features, weight, bias, transB=1)</c> as the only output
+    /// (<see cref="HeadOutput"/>), optionally a Softmax over it (<see cref="ProbabilitiesOutput"/>); then drops what the
+    /// outputs do not need. Shared by the ONNX exporter and the TF.js → ONNX emitter.
+    /// </summary>
+    internal static void AppendHead(GraphProto g, string features, Tensor weight, Tensor bias, bool probabilities)
+    {
+        using (var w = weight.to_type(ScalarType.Float32)) g.Initializer.Add(OnnxTensors.FromTensor(w, "layerlens_head.weight"));
+        using (var b = bias.to_type(ScalarType.Float32)) g.Initializer.Add(OnnxTensors.FromTensor(b, "layerlens_head.bias"));
+        g.Node.Add(Node("Gemm", new[] { features, "layerlens_head.weight", "layerlens_head.bias" }, HeadOutput, ("transB", 1)));
+        g.Output.Clear();
+        g.Output.Add(Output(HeadOutput, weight.shape[0]));
+        if (probabilities)
+        {
+            g.Node.Add(Node("Softmax", new[] { HeadOutput }, ProbabilitiesOutput, ("axis", 1)));
+            g.Output.Add(Output(ProbabilitiesOutput, weight.shape[0]));
+        }
+        Prune(g);
     }
 
     static NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)

@@ -586,27 +586,7 @@ public static class TfJsOnnxEmitter
                 Node("ReduceMean", new[] { features }, "layerlens_head_features", ("axes", axes.Select(a => (long)a).ToArray()), ("keepdims", 0L));
                 features = "layerlens_head_features";
             }
-            using var w = weight.to_type(ScalarType.Float32);
-            using var b = bias.to_type(ScalarType.Float32);
-            Init("layerlens_head.weight", w);
-            Init("layerlens_head.bias", b);
-            Node("Gemm", new[] { features, "layerlens_head.weight", "layerlens_head.bias" }, OnnxExporter.HeadOutput, ("transB", 1L));
-            _g.Output.Clear();
-            _g.Output.Add(HeadInfo(OnnxExporter.HeadOutput, weight.shape[0]));
-            if (probabilities)
-            {
-                Node("Softmax", new[] { OnnxExporter.HeadOutput }, OnnxExporter.ProbabilitiesOutput, ("axis", 1L));
-                _g.Output.Add(HeadInfo(OnnxExporter.ProbabilitiesOutput, weight.shape[0]));
-            }
-            OnnxExporter.Prune(_g);
-        }
-
-        static ValueInfoProto HeadInfo(string name, long width)
-        {
-            var shape = new TensorShapeProto();
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
-            return ValueInfo(name, ScalarType.Float32, shape);
+            OnnxExporter.AppendHead(_g, features, weight, bias, probabilities);
         }
     }
 }
