@@ -23,28 +23,18 @@ import time
 
 import numpy as np
 import torch
-import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from resnet18_torch import build_model, export_onnx  # noqa: E402
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
-def build():
-    torch.manual_seed(0)
-    m = torchvision.models.resnet18(weights=None)
-    m.eval()
-    return m
-
-
 def prepare(out, refs, per_ref):
     from skimage import data, transform
     os.makedirs(out, exist_ok=True)
-    model = build()
-    tmp = os.path.join(out, "resnet18.onnx.tmp")
-    torch.onnx.export(model, torch.zeros(1, 3, 384, 512), tmp, opset_version=13, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                      do_constant_folding=True)
-    os.replace(tmp, os.path.join(out, "resnet18.onnx"))
+    export_onnx(os.path.join(out, "resnet18.onnx"), height=384, width=512)
     photos = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.immunohistochemistry()]
     rng = np.random.default_rng(0)
     for r in range(refs):
@@ -83,7 +73,7 @@ def prep(arrays):
 def bench(out, threads, batch):
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    model = build()
+    model = build_model()
     refs = sorted(glob.glob(os.path.join(out, "ref_*.npy")), key=lambda p: int(p.split("_")[-1][:-4]))
     groups = []
     for rp in refs:

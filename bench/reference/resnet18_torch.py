@@ -29,14 +29,19 @@ def build_model():
     return model
 
 
-def export(args):
+def export_onnx(out, height=224, width=224):
+    """Writes build_model() as ONNX opset 13 with a dynamic batch and a height x width input (temp file + rename)."""
     model = build_model()
-    x = torch.zeros(1, 3, args.size, args.size)
-    tmp = args.out + ".tmp"
+    x = torch.zeros(1, 3, height, width)
+    tmp = out + ".tmp"
     # Eval-mode export folds BatchNorm into the convolutions (do_constant_folding), as torchvision users get.
     torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, do_constant_folding=True)
-    os.replace(tmp, args.out)
+    os.replace(tmp, out)
+
+
+def export(args):
+    export_onnx(args.out, args.size, args.size)
     print(f"wrote {args.out}")
 
 

@@ -12,16 +12,18 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import torch
-import torchvision
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from resnet18_torch import build_model, peak_rss_mb  # noqa: E402
 
 
 def folded_resnet18():
-    torch.manual_seed(0)
-    m = torchvision.models.resnet18(weights=None).eval()
+    m = build_model()
     m.conv1 = fuse_conv_bn_eval(m.conv1, m.bn1)
     m.bn1 = torch.nn.Identity()
     for layer in (m.layer1, m.layer2, m.layer3, m.layer4):
@@ -34,14 +36,6 @@ def folded_resnet18():
                 block.downsample = torch.nn.Sequential(fuse_conv_bn_eval(block.downsample[0], block.downsample[1]))
     m.fc = torch.nn.Linear(512, 1)
     return m.train()
-
-
-def peak_rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return -1.0
 
 
 def main():

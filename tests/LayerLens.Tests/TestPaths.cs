@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LayerLens.Cli;
 
 namespace LayerLens.Tests;
 
@@ -6,6 +7,15 @@ namespace LayerLens.Tests;
 public static class TestPaths
 {
     public static string Fixtures => Path.Combine(AppContext.BaseDirectory, "Fixtures");
+
+    /// <summary>Runs the CLI in this process; returns its exit code and what it wrote to stdout and stderr.</summary>
+    public static (int Code, string Out, string Err) Cli(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
 
     /// <summary>Starts the built `layerlens` CLI as a real process (output drained so it never blocks).</summary>
     public static Process StartCli(params string[] args)

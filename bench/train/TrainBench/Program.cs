@@ -42,7 +42,7 @@ var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
 var epochCpu = new List<double>();
 var lastCpu = cpu0;
 var history = tuner.Fit(new InMemoryTrainingData(images, targets), new InMemoryTrainingData(valImages, valTargets), dir,
-    new Reporter(line =>
+    new LayerLens.SyncProgress<string>(line =>
     {
         if (!line.StartsWith("epoch ", StringComparison.Ordinal)) return;
         var now = Process.GetCurrentProcess().TotalProcessorTime;
@@ -120,9 +120,4 @@ void Profile()
         double c4 = Cpu();
         Console.WriteLine($"step {step}: forward {c1 - c0:0.00} s, backward {c2 - c1:0.00} s, clip {c3 - c2:0.00} s, update {c4 - c3:0.00} s (CPU)");
     }
-}
-
-sealed class Reporter(Action<string> a) : IProgress<string>
-{
-    public void Report(string value) => a(value);
 }

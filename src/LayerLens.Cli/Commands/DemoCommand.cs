@@ -10,7 +10,6 @@ namespace LayerLens.Cli.Commands;
 /// </summary>
 public static class DemoCommand
 {
-    public const string BundledModel = "Assets/tiny-resnet.onnx";
     public const string BundledPhotos = "Assets/photos";
 
     public static Command Build()

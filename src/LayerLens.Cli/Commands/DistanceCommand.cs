@@ -18,16 +18,17 @@ public static class DistanceCommand
         AllowMultipleArgumentsPerToken = false,
     };
 
-    internal static ImagePreprocessor Preprocessor(string model, string[]? pre)
-    {
-        var overrides = (pre ?? Array.Empty<string>()).Select(p =>
+    /// <summary>The --pre KEY=VALUE overrides as pairs, in order (lazily: a bad entry throws when it is reached).</summary>
+    internal static IEnumerable<KeyValuePair<string, string>> ParsePre(string[]? pre) =>
+        (pre ?? Array.Empty<string>()).Select(p =>
         {
             int eq = p.IndexOf('=');
             if (eq <= 0) throw new LayerLensException($"--pre '{p}': expected KEY=VALUE", ErrorKind.Usage);
             return new KeyValuePair<string, string>(p[..eq], p[(eq + 1)..]);
-        }).ToList();
-        return new ImagePreprocessor(PreprocessingSpec.Resolve(model, overrides));
-    }
+        });
+
+    internal static ImagePreprocessor Preprocessor(string model, string[]? pre) =>
+        new(PreprocessingSpec.Resolve(model, ParsePre(pre).ToList()));
 
     public static Command Build()
     {

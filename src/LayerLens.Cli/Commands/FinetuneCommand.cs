@@ -66,7 +66,7 @@ public static class FinetuneCommand
                 "classes" => true,
                 var h => throw new LayerLensException($"--head '{h}': expected regression or classes", ErrorKind.Usage),
             };
-            var spec = ResolvePreprocessing(modelPath, pre.Overrides(parse));
+            var spec = PreprocessingSpec.Resolve(modelPath, pre.Overrides(parse));
             using var graph = ModelLoader.Load(modelPath);
             using var trainData = new DatasetTrainingData(ImageDataset.Open(parse.GetValue(train)!, parse.GetValue(root)), parse.GetValue(target)!, spec, classes);
             using var valData = new DatasetTrainingData(ImageDataset.Open(parse.GetValue(val)!, parse.GetValue(root)), parse.GetValue(target)!, spec, classes, trainData.ClassNames);
@@ -133,7 +133,7 @@ public static class FinetuneCommand
                 ["best_validation"] = history.Count == 0 ? null : history.Max(h => h.ValidationScore), ["metric"] = tuner.MetricName,
                 ["output"] = OnnxExporter.HeadOutput,
             };
-            WriteAtomic(Path.Combine(dir, "run.json"), JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(Path.Combine(dir, "run.json"), JsonSerializer.Serialize(run, new JsonSerializerOptions { WriteIndented = true }));
             var best = history.OrderByDescending(h => h.ValidationScore).FirstOrDefault();
             stdout.WriteLine($"best validation {tuner.MetricName} {best?.ValidationScore:0.0000} at epoch {best?.Epoch}; wrote {modelOut}, model.layerlens.json, metrics.csv, curves.png/.svg, run.json");
             return 0;
@@ -162,7 +162,7 @@ public static class FinetuneCommand
             var stdout = parse.InvocationConfiguration.Output;
             var modelPath = parse.GetValue(model)!;
             bool classes = parse.GetValue(head) == "classes";
-            var spec = ResolvePreprocessing(modelPath, pre.Overrides(parse));
+            var spec = PreprocessingSpec.Resolve(modelPath, pre.Overrides(parse));
             IReadOnlyList<string>? names = null;
             var runJson = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelPath))!, "run.json");
             if (classes && File.Exists(runJson))
@@ -212,14 +212,8 @@ public static class FinetuneCommand
         var sb = new StringBuilder("epoch,learning_rate,train_loss,metric,validation,seconds,best\n");
         foreach (var h in history)
             sb.Append(inv, $"{h.Epoch},{h.LearningRate:R},{h.TrainLoss:R},{h.Metric},{h.ValidationScore:R},{h.Seconds:0.###},{(h.Best ? 1 : 0)}\n");
-        WriteAtomic(path, sb.ToString());
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
-
-    static void WriteAtomic(string path, string text) => AtomicFile.WriteAllText(path, text);
-
-    /// <summary>The zoo entry's preprocessing for zoo:NAME, else the model's sidecar (else imagenet), with the command line's options on top.</summary>
-    static PreprocessingSpec ResolvePreprocessing(string modelPath, List<KeyValuePair<string, string>> overrides) =>
-        PreprocessingSpec.Resolve(modelPath, overrides);
 
     sealed class LineProgress(Action<string> report) : IProgress<string>
     {

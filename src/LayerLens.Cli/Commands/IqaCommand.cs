@@ -49,11 +49,7 @@ public static class IqaCommand
                     ? IqaGridDataset.Distorted(folder, parse.GetValue(maxSide))
                     : parse.GetValue(dataset) is { } spec ? new IqaGridDataset(spec)
                     : throw new LayerLensException("give a config file, --dataset KIND:PATH or --distort FOLDER", ErrorKind.Usage);
-                var overrides = (parse.GetValue(pre) ?? Array.Empty<string>()).Select(p =>
-                {
-                    int eq = p.IndexOf('=');
-                    return eq > 0 ? (p[..eq], p[(eq + 1)..]) : throw new LayerLensException($"--pre '{p}': expected KEY=VALUE", ErrorKind.Usage);
-                }).ToDictionary(kv => kv.Item1, kv => kv.Item2);
+                var overrides = DistanceCommand.ParsePre(parse.GetValue(pre)).ToDictionary(kv => kv.Key, kv => kv.Value);
                 var models = parse.GetValue(model) is { } m
                     ? new[] { new IqaGridModel(m, parse.GetValue(layers)!) { Preprocessing = overrides.Count > 0 ? overrides : null } }
                     : Array.Empty<IqaGridModel>();

@@ -10,14 +10,6 @@ namespace LayerLens.Tests.Cli;
 
 public class CliTests
 {
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     static string WriteImages(string dir, string name = "x.npy", long batch = 2, long size = 64)
     {
         var path = Path.Combine(dir, name);
@@ -29,11 +21,11 @@ public class CliTests
     [Fact]
     public void Layers_prints_the_table_and_json()
     {
-        var (code, output, err) = Cli("layers", TestPaths.DemoModel, "--input-size", "64x64");
+        var (code, output, err) = TestPaths.Cli("layers", TestPaths.DemoModel, "--input-size", "64x64");
         Assert.True(code == 0, err);
         Assert.Contains("logits", output);
         Assert.Contains("[1,16,32,32]", output);
-        (code, output, err) = Cli("layers", TestPaths.DemoModel, "--input-size", "96", "--json", "--layers", "op:Conv");
+        (code, output, err) = TestPaths.Cli("layers", TestPaths.DemoModel, "--input-size", "96", "--json", "--layers", "op:Conv");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(output);
         var rows = doc.RootElement.EnumerateArray().ToList();
@@ -48,7 +40,7 @@ public class CliTests
         var dir = TestPaths.NewTempDir();
         var input = WriteImages(dir);
         var outDir = Path.Combine(dir, "acts");
-        var (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", input, "--layers", "op:Relu,logits", "--out", outDir);
+        var (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", input, "--layers", "op:Relu,logits", "--out", outDir);
         Assert.True(code == 0, err);
         using var index = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "index.json")));
         var layers = index.RootElement.GetProperty("layers");
@@ -69,9 +61,9 @@ public class CliTests
     {
         var dir = TestPaths.NewTempDir();
         var input = WriteImages(dir);
-        var (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", $"image={input}", "--out", Path.Combine(dir, "o"));
+        var (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", $"image={input}", "--out", Path.Combine(dir, "o"));
         Assert.True(code == 0, err);
-        (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", $"photo={input}", "--out", Path.Combine(dir, "o"));
+        (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", $"photo={input}", "--out", Path.Combine(dir, "o"));
         Assert.Equal(2, code);
         Assert.Contains("no input named 'photo'", err);
     }
@@ -120,7 +112,7 @@ public class CliTests
         }
         foreach (var args in new[] { new[] { "layers", model }, new[] { "infer", model, "--input", input, "--out", Path.Combine(dir, "o") } })
         {
-            var (code, _, err) = Cli(args);
+            var (code, _, err) = TestPaths.Cli(args);
             Assert.Equal(2, code);
             var lines = err.Trim().Split('\n');
             Assert.Single(lines);
@@ -139,19 +131,19 @@ public class CliTests
         var nan = Path.Combine(dir, "nan.npy");
         using (var t = torch.full(new long[] { 1, 3, 64, 64 }, double.NaN)) Npy.Write(nan, t);
 
-        var (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", wrongShape, "--out", Path.Combine(dir, "o"));
+        var (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", wrongShape, "--out", Path.Combine(dir, "o"));
         Assert.Equal(2, code);
         Assert.Equal("error: input 'image' expects shape [?,3,64,64], got [2,64,64]", err.Trim());
 
-        (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", nan, "--out", Path.Combine(dir, "o"));
+        (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", nan, "--out", Path.Combine(dir, "o"));
         Assert.Equal(2, code);
         Assert.Equal("error: input 'image' contains NaN or infinite values", err.Trim());
 
-        (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", nan, "--out", Path.Combine(dir, "o"), "--verbose");
+        (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", nan, "--out", Path.Combine(dir, "o"), "--verbose");
         Assert.Equal(2, code);
         Assert.Contains("at LayerLens.", err);
 
-        (code, _, err) = Cli("infer", TestPaths.DemoModel, "--input", Path.Combine(dir, "missing.npy"), "--out", Path.Combine(dir, "o"));
+        (code, _, err) = TestPaths.Cli("infer", TestPaths.DemoModel, "--input", Path.Combine(dir, "missing.npy"), "--out", Path.Combine(dir, "o"));
         Assert.Equal(2, code);
         Assert.Contains("missing.npy: file not found", err);
     }
@@ -159,10 +151,10 @@ public class CliTests
     [Fact]
     public void Usage_errors_exit_with_code_1_and_every_command_has_an_example()
     {
-        Assert.Equal(1, Cli("layers").Code);
-        Assert.Equal(1, Cli("infer", TestPaths.DemoModel).Code);
-        Assert.Equal(1, Cli("no-such-command").Code);
-        Assert.Equal(1, Cli("layers", TestPaths.DemoModel, "--input-size", "big").Code);
+        Assert.Equal(1, TestPaths.Cli("layers").Code);
+        Assert.Equal(1, TestPaths.Cli("infer", TestPaths.DemoModel).Code);
+        Assert.Equal(1, TestPaths.Cli("no-such-command").Code);
+        Assert.Equal(1, TestPaths.Cli("layers", TestPaths.DemoModel, "--input-size", "big").Code);
         foreach (var cmd in CliApp.BuildRoot().Subcommands)
         {
             Assert.Contains("Example", cmd.Description);

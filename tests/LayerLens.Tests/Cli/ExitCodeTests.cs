@@ -10,14 +10,6 @@ public class ExitCodeTests
 {
     const string Missing = "/nonexistent-layerlens/missing";
 
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     public static TheoryData<string[]> MissingFiles() => new()
     {
         new[] { "layers", Missing + ".onnx" },
@@ -39,7 +31,7 @@ public class ExitCodeTests
     [MemberData(nameof(MissingFiles))]
     public void A_missing_file_exits_with_2_and_one_line_naming_it(string[] args)
     {
-        var (code, _, err) = Cli(args);
+        var (code, _, err) = TestPaths.Cli(args);
         Assert.True(code == 2, $"layerlens {string.Join(' ', args)} exited {code}: {err}");
         var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
@@ -58,7 +50,7 @@ public class ExitCodeTests
             if (!ReferenceEquals(cmd, top)) args.Add(cmd.Name);
             args.AddRange(cmd.Arguments.Select(_ => "x"));
             args.Add("--no-such-option");
-            var (code, _, err) = Cli(args.ToArray());
+            var (code, _, err) = TestPaths.Cli(args.ToArray());
             Assert.True(code == 1, $"layerlens {string.Join(' ', args)} exited {code}: {err}");
             Assert.Contains("--no-such-option", err);
         }

@@ -23,7 +23,7 @@ public class CamEmotionTests
         using var graph = ModelLoader.Load("zoo:emotion");
         var classifier = ImageClassifier.ForZoo(graph, ModelZoo.Default().Get("emotion"));
         var photo = ImageDecoder.Decode(TfJsReference.FixturePath("Photos", "astronaut.png"));
-        var face = Crop(photo, 100, 25, 80, 90); // the smiling face, as PhotoEndToEndTests crops it
+        var face = photo.Crop(100, 25, 80, 90); // the smiling face, as PhotoEndToEndTests crops it
         var (input, _) = classifier.Prepare(face);
         using var _input = input;
         var engine = new CamEngine(graph, classifier.Labels);
@@ -62,13 +62,5 @@ public class CamEmotionTests
         // At the class-map layer with GAP + identity head, CAM and Grad-CAM both reduce to the happy channel.
         var cam = results[1].Result.Maps;
         Assert.True(cam[CamMethod.Cam][0].Zip(cam[CamMethod.GradCam][0], (a, b) => Math.Abs(a - b)).Max() < 1e-4);
-    }
-
-    static RgbImage Crop(RgbImage img, int x, int y, int w, int h)
-    {
-        var px = new byte[w * h * 3];
-        for (int r = 0; r < h; r++)
-            Array.Copy(img.Pixels, ((y + r) * img.Width + x) * 3, px, r * w * 3, w * 3);
-        return new RgbImage(w, h, px);
     }
 }

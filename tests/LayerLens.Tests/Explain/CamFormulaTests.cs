@@ -34,7 +34,7 @@ public class CamFormulaTests : IDisposable
     /// <summary>X → Relu (layer "a") → pool → Gemm → "logits" [→ Softmax → "probs"]; NCHW, or NHWC with layout metadata.</summary>
     string Model(bool nhwc = false, bool softmax = false, bool pool = true)
     {
-        var b = new OnnxModelBuilder().Input("x", nhwc ? new long[] { -1, 2, 2, 2 } : new long[] { -1, 2, 2, 2 });
+        var b = new OnnxModelBuilder().Input("x", new long[] { -1, 2, 2, 2 });
         if (nhwc) b.Metadata("layout", "NHWC");
         b.Node("Relu", new[] { "x" }, new[] { "a" });
         if (!pool)
@@ -228,7 +228,7 @@ public class CamFormulaTests : IDisposable
         var r = engine.Compute(x, new CamRequest(new[] { CamMethod.GradCam }, new[] { "a" }, CamTarget.Top1));
         Assert.Equal(1, r.TargetClass[0]);
         for (int k = 0; k < 3; k++) Assert.Equal(p[k], r.Probabilities[0][k], 5);
-        Near(new[] { 0.5 * 1 + 2 * 4, 0.5 * 2 + 2 * 1, 0.5 * 3 + 0, 0.5 * 4 + 2 * 2 }.Let(Rescale), r.Maps[CamMethod.GradCam][0]);
+        Near(Rescale(new[] { 0.5 * 1 + 2 * 4, 0.5 * 2 + 2 * 1, 0.5 * 3 + 0, 0.5 * 4 + 2 * 2 }), r.Maps[CamMethod.GradCam][0]);
     }
 
     [Fact]
@@ -322,9 +322,4 @@ public class CamFormulaTests : IDisposable
         for (int i = 0; i < 10; i++) engine.Compute(x, request);
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
-}
-
-static class CamTestExtensions
-{
-    public static TOut Let<TIn, TOut>(this TIn value, Func<TIn, TOut> f) => f(value);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LayerLens.Features;
 
 namespace LayerLens.Tests.Features;
@@ -13,39 +12,15 @@ public sealed class KillSafetyTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    Process Start(string images, string output)
+    static string[] ExtractArgs(string images, string output) => new[]
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[]
-                 {
-                     Path.Combine(AppContext.BaseDirectory, "LayerLens.Cli.dll"), "extract", ExtractionFixtures.Model, "--images", images,
-                     "--resize", "64", "--crop", "64", "--reduce", "rp:32", "--seed", "5", "--batch", "2", "--block-rows", "4",
-                     "--threads", "2", "--out", output,
-                 })
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        // Drain the pipes so the child never blocks on a full pipe.
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+        "extract", ExtractionFixtures.Model, "--images", images,
+        "--resize", "64", "--crop", "64", "--reduce", "rp:32", "--seed", "5", "--batch", "2", "--block-rows", "4",
+        "--threads", "2", "--out", output,
+    };
 
     static int Shards(string output) =>
         Directory.Exists(FeatureExtractor.PartsDir(output)) ? Directory.GetFiles(FeatureExtractor.PartsDir(output), "block-*.shard").Length : 0;
-
-    /// <summary>Starts a run and SIGKILLs it once <paramref name="ready"/> holds; false if it finished first.</summary>
-    bool RunAndKill(string images, string output, Func<bool> ready)
-    {
-        using var p = Start(images, output);
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (!p.HasExited && !ready() && DateTime.UtcNow < deadline) Thread.Sleep(5);
-        if (p.HasExited) return false;
-        p.Kill(); // SIGKILL on Unix: no handlers, no cleanup
-        p.WaitForExit();
-        return true;
-    }
 
     [Fact]
     public void Killed_and_restarted_extraction_is_bit_identical_to_an_uninterrupted_run()
@@ -54,7 +29,7 @@ public sealed class KillSafetyTests : IDisposable
         ExtractionFixtures.MakeImages(images, 32, seed: 3);
 
         var reference = Path.Combine(_dir, "reference.h5");
-        using (var p = Start(images, reference))
+        using (var p = TestPaths.StartCli(ExtractArgs(images, reference)))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)));
             Assert.Equal(0, p.ExitCode);
@@ -64,21 +39,21 @@ public sealed class KillSafetyTests : IDisposable
         var parts = FeatureExtractor.PartsDir(output);
         int kills = 0;
         // As soon as the run record exists (before any block), then after 1, 3 and 5 of 8 blocks.
-        if (RunAndKill(images, output, () => File.Exists(Path.Combine(parts, "run.json")))) kills++;
+        if (TestPaths.RunCliAndKill(ExtractArgs(images, output), () => File.Exists(Path.Combine(parts, "run.json")))) kills++;
         foreach (var k in new[] { 1, 3, 5 })
         {
             int before = Shards(output);
-            if (RunAndKill(images, output, () => Shards(output) >= Math.Max(k, before + 1))) kills++;
+            if (TestPaths.RunCliAndKill(ExtractArgs(images, output), () => Shards(output) >= Math.Max(k, before + 1))) kills++;
             Assert.False(File.Exists(output), "the store must not exist before every block is done");
             // Every shard present is whole: its size matches its header.
             foreach (var s in Directory.GetFiles(parts, "block-*.shard")) FeatureShard.ReadHeader(s);
         }
         // Once more while the store is being assembled, if the kill lands in time.
-        RunAndKill(images, output, () => Directory.GetFiles(_dir, ".killed.h5.tmp-*").Length > 0);
+        TestPaths.RunCliAndKill(ExtractArgs(images, output), () => Directory.GetFiles(_dir, ".killed.h5.tmp-*").Length > 0);
         if (File.Exists(output)) FeatureStore.Open(output); // a store that exists must be complete and readable
         Assert.True(kills >= 3, $"only {kills} kills landed before the run finished");
 
-        using (var p = Start(images, output))
+        using (var p = TestPaths.StartCli(ExtractArgs(images, output)))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)));
             Assert.Equal(0, p.ExitCode);

@@ -9,9 +9,9 @@ namespace LayerLens.Tests.Preprocessing;
 /// <summary>Against torchvision 0.14's tensor transforms (scripts/fixtures/make_preprocessing_fixtures.py).</summary>
 public class PreprocessingTests
 {
-    static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Preprocessing", name + ".npy");
+    internal static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Preprocessing", name + ".npy");
 
-    static void AssertClose(Tensor expected, Tensor actual, double tol = 1e-3)
+    internal static void AssertClose(Tensor expected, Tensor actual, double tol = 1e-3)
     {
         Assert.Equal(expected.shape, actual.shape);
         double maxDiff = expected.sub(actual).abs().max().item<float>();

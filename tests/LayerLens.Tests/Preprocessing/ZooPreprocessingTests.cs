@@ -12,24 +12,15 @@ namespace LayerLens.Tests.Preprocessing;
 /// </summary>
 public class ZooPreprocessingTests
 {
-    static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "Preprocessing", name + ".npy");
-
-    static void AssertClose(Tensor expected, Tensor actual, double tol = 1e-3)
-    {
-        Assert.Equal(expected.shape, actual.shape);
-        double maxDiff = expected.sub(actual).abs().max().item<float>();
-        Assert.True(maxDiff <= tol, $"max |diff| {maxDiff:G4} > {tol}");
-    }
-
     [Fact]
     public void Letterbox_matches_torchvision_resize_then_pad_and_reports_its_placement()
     {
-        using var x = Npy.Read(Fixture("input")); // [3, 48, 64]
+        using var x = Npy.Read(PreprocessingTests.Fixture("input")); // [3, 48, 64]
         var p = P.FromPreset("raw").With("resize", "40x40").With("fit", "letterbox").With("pad", "114");
         using var pre = new ImagePreprocessor(p);
-        using var expected = Npy.Read(Fixture("letterbox_40x40_pad114"));
+        using var expected = Npy.Read(PreprocessingTests.Fixture("letterbox_40x40_pad114"));
         using var ours = pre.ApplyToUnitTensor(x);
-        AssertClose(expected, ours);
+        PreprocessingTests.AssertClose(expected, ours);
         Assert.Equal(114f / 255, ours[0, 0, 0].item<float>(), 6);
         var placement = p.Placement(48, 64);
         Assert.Equal(0.625, placement.ScaleX, 9);
@@ -44,12 +35,12 @@ public class ZooPreprocessingTests
     [Fact]
     public void Grey_signed_channels_last_matches_torchvision()
     {
-        using var x = Npy.Read(Fixture("input"));
+        using var x = Npy.Read(PreprocessingTests.Fixture("input"));
         var p = P.FromPreset("raw").With(new Dictionary<string, string> { ["resize"] = "20x24", ["channels"] = "gray", ["range"] = "-1-1", ["layout"] = "nhwc" });
         using var pre = new ImagePreprocessor(p);
-        using var expected = Npy.Read(Fixture("gray_signed_nhwc_20x24"));
+        using var expected = Npy.Read(PreprocessingTests.Fixture("gray_signed_nhwc_20x24"));
         using var ours = pre.ApplyToUnitTensor(x);
-        AssertClose(expected, ours);
+        PreprocessingTests.AssertClose(expected, ours);
     }
 
     [Fact]

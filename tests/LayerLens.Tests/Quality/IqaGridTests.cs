@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using LayerLens.Cli;
 using LayerLens.Images;
 using LayerLens.Models;
 using LayerLens.Preprocessing;
@@ -34,14 +33,6 @@ public sealed class IqaGridTests : IDisposable
             ImageEncoder.Save(RgbImage.FromChwTensor(img), Path.Combine(dir, Path.GetFileNameWithoutExtension(name) + ".png"));
         }
         return dir;
-    }
-
-    (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
     }
 
     [Fact]
@@ -107,7 +98,7 @@ public sealed class IqaGridTests : IDisposable
         e = Assert.Throws<LayerLensException>(() => IqaGridConfig.Load(path));
         Assert.Matches($@"{System.Text.RegularExpressions.Regex.Escape(path)}:\d+: not valid YAML", e.Message);
 
-        var (code, _, err) = Cli("iqa", path, "--out", Path.Combine(_root, "o"));
+        var (code, _, err) = TestPaths.Cli("iqa", path, "--out", Path.Combine(_root, "o"));
         Assert.Equal(2, code);
         Assert.Contains(path, err);
     }
@@ -227,8 +218,6 @@ public sealed class IqaGridTests : IDisposable
         Assert.Equal(Cell(s2.Table, "tiny", layers[1], "lpips", "all", "srocc"), Cell(s2.Table, "LPIPS", "combined", "lpips", "all", "srocc"), 12);
     }
 
-    static bool RunAndKill(string[] args, Func<bool> ready) => TestPaths.RunCliAndKill(args, ready);
-
     [Fact]
     public void Grid_killed_after_its_first_cell_resumes_and_ends_with_the_same_table()
     {
@@ -251,19 +240,19 @@ public sealed class IqaGridTests : IDisposable
                 max_side: 64
             """);
         var whole = Path.Combine(_root, "whole");
-        var (code, output, err) = Cli("iqa", yaml, "--out", whole);
+        var (code, output, err) = TestPaths.Cli("iqa", yaml, "--out", whole);
         Assert.True(code == 0, err + output);
         Assert.Contains("7 cells (0 reused)", output);
 
         var killed = Path.Combine(_root, "killed");
         var cells = Path.Combine(killed, "cells");
         int Done() => Directory.Exists(cells) ? Directory.GetFiles(cells, "*.parquet", SearchOption.AllDirectories).Length : 0;
-        Assert.True(RunAndKill(new[] { "iqa", yaml, "--out", killed }, () => Done() >= 1), "the run finished before it could be killed");
+        Assert.True(TestPaths.RunCliAndKill(new[] { "iqa", yaml, "--out", killed }, () => Done() >= 1), "the run finished before it could be killed");
         int before = Done();
         Assert.InRange(before, 1, 6);
         Assert.False(File.Exists(Path.Combine(killed, "results.csv")));
 
-        (code, output, err) = Cli("iqa", yaml, "--out", killed);
+        (code, output, err) = TestPaths.Cli("iqa", yaml, "--out", killed);
         Assert.True(code == 0, err + output);
         Assert.Contains($"7 cells ({before} reused)", output);
         Assert.Empty(Directory.GetFiles(killed, "*.tmp", SearchOption.AllDirectories));

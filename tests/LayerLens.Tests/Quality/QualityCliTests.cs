@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using LayerLens.Cli;
 using LayerLens.Images;
 using static TorchSharp.torch;
 
@@ -10,14 +9,6 @@ public sealed class QualityCliTests : IDisposable
 {
     readonly string _root = Directory.CreateTempSubdirectory("layerlens-qcli-").FullName;
     public void Dispose() => Directory.Delete(_root, true);
-
-    (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     string SavePng(string fixture, string name, int? crop = null)
     {
@@ -36,10 +27,10 @@ public sealed class QualityCliTests : IDisposable
         var c = QualityFixtures.Cases().First(c => c.GetProperty("dist").GetString() == "chelsea96_contrast.npy");
         var a = SavePng("chelsea96.npy", "a.png");
         var b = SavePng("chelsea96_contrast.npy", "b.png");
-        var (code, output, err) = Cli("ssim", a, b);
+        var (code, output, err) = TestPaths.Cli("ssim", a, b);
         Assert.True(code == 0, err);
         Assert.InRange(double.Parse(output.Trim(), CultureInfo.InvariantCulture) - c.GetProperty("ssim_rgb").GetDouble(), -2e-6, 2e-6);
-        var (code2, _, err2) = Cli("ssim", a, Path.Combine(_root, "missing.png"));
+        var (code2, _, err2) = TestPaths.Cli("ssim", a, Path.Combine(_root, "missing.png"));
         Assert.Equal(2, code2);
         Assert.Contains("missing.png", err2);
     }
@@ -49,7 +40,7 @@ public sealed class QualityCliTests : IDisposable
     {
         var a = SavePng("astronaut96.npy", "a.png", 64);
         var b = SavePng("astronaut96_noise.npy", "b.png", 64);
-        var (code, output, err) = Cli("distance", Model, a, b, "--pre", "preset=raw", "--readout", "l2", "--json");
+        var (code, output, err) = TestPaths.Cli("distance", Model, a, b, "--pre", "preset=raw", "--readout", "l2", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(output);
         var per = doc.RootElement.GetProperty("layers").EnumerateArray().Select(e => e.GetProperty("distance").GetDouble()).ToArray();
@@ -65,7 +56,7 @@ public sealed class QualityCliTests : IDisposable
         using (var img = u8[TensorIndex.Colon, TensorIndex.Slice(0, 64), TensorIndex.Slice(0, 64)].to_type(ScalarType.Float32) / 255)
             ImageEncoder.Save(RgbImage.FromChwTensor(img), Path.Combine(_root, "photos", "cup.png"));
         var outDir = Path.Combine(_root, "run");
-        var (code, output, err) = Cli("iqa", "--model", Model, "--distort", Path.Combine(_root, "photos"), "--layers", "op:Relu",
+        var (code, output, err) = TestPaths.Cli("iqa", "--model", Model, "--distort", Path.Combine(_root, "photos"), "--layers", "op:Relu",
             "--pre", "preset=raw", "--bootstrap", "100", "--out", outDir);
         Assert.True(code == 0, err + output);
         var lines = File.ReadAllLines(Path.Combine(outDir, "results.csv"));

@@ -1,4 +1,3 @@
-using LayerLens.Cli;
 using LayerLens.IO;
 using static TorchSharp.torch;
 
@@ -8,13 +7,6 @@ namespace LayerLens.Tests.Readout;
 public class ReadoutCliTests
 {
     static readonly string Brain = Path.Combine(AppContext.BaseDirectory, "Fixtures", "Brain");
-
-    static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter(); var e = new StringWriter();
-        int code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     /// <summary>Writes features.npy [n, d], ids.txt and targets.csv where score = features · w + noise.</summary>
     static string Make(int n = 120, int d = 8, double noise = 0.3, Func<int, string>? score = null, int seed = 0)
@@ -39,14 +31,14 @@ public class ReadoutCliTests
     public void Readout_of_a_planted_linear_score_is_near_perfect_and_writes_one_row_per_metric()
     {
         var dir = Make();
-        var r = Run(Args(dir, "--cv", "kfold:5"));
+        var r = TestPaths.Cli(Args(dir, "--cv", "kfold:5"));
         Assert.True(r.Code == 0, r.Err);
         var lines = File.ReadAllLines(Path.Combine(dir, "out.csv"));
         Assert.Equal(5, lines.Length);
         var spearman = lines.Single(l => l.Contains(",spearman,")).Split(',');
         Assert.True(double.Parse(spearman[7], System.Globalization.CultureInfo.InvariantCulture) > 0.9, lines[1]);
         Assert.Equal(5, spearman[11].Split(';').Length);
-        var pls = Run(Args(dir, "--model", "pls", "--cv", "column:fold"));
+        var pls = TestPaths.Cli(Args(dir, "--model", "pls", "--cv", "column:fold"));
         Assert.True(pls.Code == 0, pls.Err);
     }
 
@@ -55,7 +47,7 @@ public class ReadoutCliTests
     {
         var dir = Make();
         File.WriteAllLines(Path.Combine(dir, "ids.txt"), Enumerable.Range(0, 120).Select(i => i == 5 ? "other" : $"img{i}"));
-        var r = Run(Args(dir));
+        var r = TestPaths.Cli(Args(dir));
         Assert.Equal(2, r.Code);
         Assert.Contains("img5", r.Err);
         Assert.Single(r.Err.Trim().Split('\n'));
@@ -65,10 +57,10 @@ public class ReadoutCliTests
     public void NaN_scores_are_an_error_unless_dropped_explicitly_and_counted()
     {
         var dir = Make(score: i => i == 7 ? "nan" : (i * 0.37 % 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var r = Run(Args(dir));
+        var r = TestPaths.Cli(Args(dir));
         Assert.Equal(2, r.Code);
         Assert.Contains(":9:", r.Err); // header is line 1, img7 is line 9
-        var ok = Run(Args(dir, "--drop-missing"));
+        var ok = TestPaths.Cli(Args(dir, "--drop-missing"));
         Assert.True(ok.Code == 0, ok.Err);
         Assert.Contains("dropped 1 rows", ok.Out);
         Assert.DoesNotContain("NaN", File.ReadAllText(Path.Combine(dir, "out.csv")));
@@ -78,11 +70,11 @@ public class ReadoutCliTests
     public void Fewer_samples_than_folds_and_a_constant_target_are_errors()
     {
         var few = Make(n: 4);
-        var r = Run(Args(few, "--cv", "kfold:5"));
+        var r = TestPaths.Cli(Args(few, "--cv", "kfold:5"));
         Assert.Equal(2, r.Code);
         Assert.Contains("fewer than the 5 folds", r.Err);
         var constant = Make(score: _ => "0.5");
-        var c = Run(Args(constant));
+        var c = TestPaths.Cli(Args(constant));
         Assert.Equal(2, c.Code);
         Assert.Contains("constant target", c.Err);
     }
@@ -92,14 +84,14 @@ public class ReadoutCliTests
     {
         var dir = Directory.CreateTempSubdirectory("brain-cli").FullName;
         var baseArgs = new[] { "brain", "--features", Path.Combine(Brain, "features.npy"), "--ids", Path.Combine(Brain, "feature_ids.txt"), "--neural", Path.Combine(Brain, "folder") };
-        var r = Run(baseArgs.Concat(new[] { "--region", "IT", "--out", Path.Combine(dir, "b.csv") }).ToArray());
+        var r = TestPaths.Cli(baseArgs.Concat(new[] { "--region", "IT", "--out", Path.Combine(dir, "b.csv") }).ToArray());
         Assert.True(r.Code == 0, r.Err);
         var lines = File.ReadAllLines(Path.Combine(dir, "b.csv"));
         Assert.StartsWith("layer,op,depth_index,relative_depth,region,metric,raw,raw_error,ceiling,ceiled", lines[0]);
         var f = lines[1].Split(',');
         double raw = double.Parse(f[6], System.Globalization.CultureInfo.InvariantCulture), ceiling = double.Parse(f[8], System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(raw / ceiling, double.Parse(f[9], System.Globalization.CultureInfo.InvariantCulture), 12);
-        var e = Run(baseArgs.Concat(new[] { "--region", "V1", "--out", Path.Combine(dir, "c.csv") }).ToArray());
+        var e = TestPaths.Cli(baseArgs.Concat(new[] { "--region", "V1", "--out", Path.Combine(dir, "c.csv") }).ToArray());
         Assert.Equal(2, e.Code);
         Assert.Contains("region 'V1' has no neuroids", e.Err);
         Assert.False(File.Exists(Path.Combine(dir, "c.csv")));

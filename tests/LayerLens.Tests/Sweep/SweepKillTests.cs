@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using LayerLens.Features;
 using LayerLens.Sweep;
 
 namespace LayerLens.Tests.Sweep;
@@ -9,10 +9,6 @@ public sealed class SweepKillTests : IDisposable
     readonly string _dir = TestPaths.NewTempDir();
 
     public void Dispose() => Directory.Delete(_dir, true);
-
-    static Process Start(params string[] args) => TestPaths.StartCli(args);
-
-    static bool RunAndKill(Func<bool> ready, params string[] args) => TestPaths.RunCliAndKill(args, ready);
 
     [Fact]
     public void Killed_sweep_process_resumes_to_the_same_table()
@@ -25,12 +21,12 @@ public sealed class SweepKillTests : IDisposable
         int Units() => Directory.Exists(units) ? Directory.GetFiles(units, "*.json").Length : 0;
         var secondStore = Path.Combine(outDir, SweepRunner.StateDir, "features", "tiny-b.h5");
         // Killed once the first unit is written, then while the second model's features are under way.
-        Assert.True(RunAndKill(() => Units() >= 1, "sweep", yaml, "--out", outDir), "the first run finished before the kill");
-        Assert.True(RunAndKill(() => Directory.Exists(FeatureExtractorParts(secondStore)) || File.Exists(secondStore), "sweep", yaml, "--out", outDir, "--resume"),
+        Assert.True(TestPaths.RunCliAndKill(new[] { "sweep", yaml, "--out", outDir }, () => Units() >= 1), "the first run finished before the kill");
+        Assert.True(TestPaths.RunCliAndKill(new[] { "sweep", yaml, "--out", outDir, "--resume" }, () => Directory.Exists(FeatureExtractor.PartsDir(secondStore)) || File.Exists(secondStore)),
             "the second run finished before the kill");
         Assert.False(File.Exists(Path.Combine(outDir, "results.csv")));
 
-        using (var p = Start("sweep", yaml, "--out", outDir, "--resume"))
+        using (var p = TestPaths.StartCli("sweep", yaml, "--out", outDir, "--resume"))
         {
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)));
             Assert.Equal(0, p.ExitCode);
@@ -39,6 +35,4 @@ public sealed class SweepKillTests : IDisposable
         Assert.Equal(4, Units());
         Assert.Empty(Directory.GetFiles(units, "*.tmp")); // a unit killed mid-write leaves a temporary file, removed on resume
     }
-
-    static string FeatureExtractorParts(string store) => LayerLens.Features.FeatureExtractor.PartsDir(store);
 }

@@ -58,7 +58,7 @@ public class PhotoEndToEndTests
         using var graph = ModelLoader.Load("zoo:emotion");
         var classifier = ImageClassifier.ForZoo(graph, ModelZoo.Default().Get("emotion"));
         // Face of the astronaut photo (Eileen Collins, smiling), cropped by hand: x 100..180, y 25..115.
-        var face = Crop(Photo("astronaut"), 100, 25, 80, 90);
+        var face = Photo("astronaut").Crop(100, 25, 80, 90);
         var p = classifier.Probabilities(face);
         _out.WriteLine(string.Join(", ", p.Select((v, i) => $"{classifier.Labels[i]} {v:0.000}")));
         Assert.Equal(7, p.Length);
@@ -66,13 +66,5 @@ public class PhotoEndToEndTests
         Assert.Equal(1.0, p.Sum(), 4);
         Assert.Equal(new[] { "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral" }, classifier.Labels.Names);
         Assert.Equal("happy", classifier.Classify(face, 1)[0].Label);
-    }
-
-    static RgbImage Crop(RgbImage img, int x, int y, int w, int h)
-    {
-        var px = new byte[w * h * 3];
-        for (int r = 0; r < h; r++)
-            Array.Copy(img.Pixels, ((y + r) * img.Width + x) * 3, px, r * w * 3, w * 3);
-        return new RgbImage(w, h, px);
     }
 }

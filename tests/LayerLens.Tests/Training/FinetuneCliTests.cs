@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using LayerLens.Cli;
 using LayerLens.Images;
 using LayerLens.Models;
 
@@ -8,14 +7,6 @@ namespace LayerLens.Tests.Training;
 
 public class FinetuneCliTests
 {
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     /// <summary>Writes generated square images as PNG files with a manifest (path, score).</summary>
     static string WriteSet(string dir, string name, int n, int seed)
     {
@@ -41,7 +32,7 @@ public class FinetuneCliTests
         var train = WriteSet(dir, "train", 48, 31);
         var val = WriteSet(dir, "val", 16, 32);
         var outDir = Path.Combine(dir, "ft");
-        var (code, output, err) = Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", val, "--target", "score",
+        var (code, output, err) = TestPaths.Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", val, "--target", "score",
             "--train-layers", "last:2", "--epochs", "2", "--batch", "16", "--preset", "raw", "--resize", "48x48", "--out", outDir);
         Assert.True(code == 0, err + output);
         Assert.Contains("epoch 2/2", output);
@@ -54,13 +45,13 @@ public class FinetuneCliTests
 
         using (var saved = ModelLoader.Load(Path.Combine(outDir, "model.onnx")))
             Assert.Equal(new[] { "layerlens_head" }, saved.OutputNames);
-        (code, output, err) = Cli("evaluate", Path.Combine(outDir, "model.onnx"), "--data", val, "--target", "score", "--preset", "raw", "--resize", "48x48");
+        (code, output, err) = TestPaths.Cli("evaluate", Path.Combine(outDir, "model.onnx"), "--data", val, "--target", "score", "--preset", "raw", "--resize", "48x48");
         Assert.True(code == 0, err + output);
         Assert.Contains("16 images", output);
         Assert.Matches(@"spearman -?[01]\.\d{4}", output);
 
         // Starting again with the same options resumes from the finished checkpoint instead of retraining.
-        (code, output, err) = Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", val, "--target", "score",
+        (code, output, err) = TestPaths.Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", val, "--target", "score",
             "--train-layers", "last:2", "--epochs", "2", "--batch", "16", "--preset", "raw", "--resize", "48x48", "--out", outDir);
         Assert.True(code == 0, err + output);
         Assert.Contains("resuming after epoch 2", output);
@@ -75,7 +66,7 @@ public class FinetuneCliTests
         var train = WriteSet(dir, "train", 24, 51);
         var val = WriteSet(dir, "val", 8, 52);
         var outDir = Path.Combine(dir, "ft");
-        var (code, output, err) = Cli("finetune", "zoo:emotion", "--train", train, "--val", val, "--target", "score",
+        var (code, output, err) = TestPaths.Cli("finetune", "zoo:emotion", "--train", train, "--val", val, "--target", "score",
             "--train-layers", "all", "--epochs", "1", "--batch", "8", "--out", outDir);
         Assert.True(code == 0, err + output);
         var sidecar = File.ReadAllText(Path.Combine(outDir, "model.layerlens.json"));
@@ -88,7 +79,7 @@ public class FinetuneCliTests
             Assert.Equal(new long[] { -1, 64, 64, 1 }, saved.Inputs[0].Shape);
         }
         // No preprocessing options: evaluate finds them in the sidecar (grey, 64×64, NHWC).
-        (code, output, err) = Cli("evaluate", Path.Combine(outDir, "model.onnx"), "--data", val, "--target", "score");
+        (code, output, err) = TestPaths.Cli("evaluate", Path.Combine(outDir, "model.onnx"), "--data", val, "--target", "score");
         Assert.True(code == 0, err + output);
         Assert.Contains("8 images", output);
         Assert.Matches(@"spearman -?[01]\.\d{4}", output);
@@ -99,7 +90,7 @@ public class FinetuneCliTests
     {
         var dir = TestPaths.NewTempDir();
         var train = WriteSet(dir, "train", 4, 1);
-        var (code, _, err) = Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", train, "--target", "memorability",
+        var (code, _, err) = TestPaths.Cli("finetune", TestPaths.DemoModel, "--train", train, "--val", train, "--target", "memorability",
             "--preset", "raw", "--out", Path.Combine(dir, "ft"));
         Assert.Equal(2, code);
         Assert.Contains("no column 'memorability'", err);
@@ -112,8 +103,6 @@ public class FinetuneCliTests
         "--preset", "raw", "--resize", "48x48", "--out", outDir,
     };
 
-    static bool RunAndKill(string[] args, Func<bool> ready) => TestPaths.RunCliAndKill(args, ready);
-
     [Fact]
     public void Finetune_killed_twice_and_restarted_ends_with_the_same_model_as_an_uninterrupted_run()
     {
@@ -121,18 +110,18 @@ public class FinetuneCliTests
         var train = WriteSet(dir, "train", 40, 41);
         var val = WriteSet(dir, "val", 12, 42);
         var whole = Path.Combine(dir, "whole");
-        var (code, _, err) = Cli(FinetuneArgs(train, val, whole));
+        var (code, _, err) = TestPaths.Cli(FinetuneArgs(train, val, whole));
         Assert.True(code == 0, err);
 
         var killed = Path.Combine(dir, "killed");
         var last = Path.Combine(killed, "checkpoints", "last.ckpt");
         int kills = 0;
         // Once while the first epoch runs, once right after a later checkpoint was replaced.
-        if (RunAndKill(FinetuneArgs(train, val, killed), () => Directory.Exists(Path.Combine(killed, "checkpoints")))) kills++;
+        if (TestPaths.RunCliAndKill(FinetuneArgs(train, val, killed), () => Directory.Exists(Path.Combine(killed, "checkpoints")))) kills++;
         var before = File.Exists(last) ? File.GetLastWriteTimeUtc(last) : DateTime.MinValue;
-        if (RunAndKill(FinetuneArgs(train, val, killed), () => File.Exists(last) && File.GetLastWriteTimeUtc(last) > before)) kills++;
+        if (TestPaths.RunCliAndKill(FinetuneArgs(train, val, killed), () => File.Exists(last) && File.GetLastWriteTimeUtc(last) > before)) kills++;
         Assert.True(kills >= 1, "no run was killed before it finished");
-        (code, _, err) = Cli(FinetuneArgs(train, val, killed));
+        (code, _, err) = TestPaths.Cli(FinetuneArgs(train, val, killed));
         Assert.True(code == 0, err);
         Assert.Empty(Directory.GetFiles(Path.Combine(killed, "checkpoints"), "*.tmp-*"));
 

@@ -53,9 +53,7 @@ public class ModelZooTests : IDisposable
     [Fact]
     public void User_zoo_file_registers_an_onnx_model_with_labels_and_rejects_a_wrong_checksum()
     {
-        var onnx = Path.Combine(AppContext.BaseDirectory, "Assets", "tiny-resnet.onnx");
-        if (!File.Exists(onnx)) onnx = Path.Combine(TfJsReference.RepoRoot, "src", "LayerLens.Cli", "Assets", "tiny-resnet.onnx");
-        File.Copy(onnx, Path.Combine(_dir, "mine.onnx"));
+        File.Copy(TestPaths.DemoModel, Path.Combine(_dir, "mine.onnx"));
         File.WriteAllText(Path.Combine(_dir, "labels.txt"), "a\nb\n");
         var sha = ModelZoo.Sha256Of(Path.Combine(_dir, "mine.onnx"));
         var zooFile = Path.Combine(_dir, "zoo.json");

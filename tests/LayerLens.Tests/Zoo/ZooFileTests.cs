@@ -18,18 +18,12 @@ public class ZooFileTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    static string TinyResnet()
-    {
-        var onnx = Path.Combine(AppContext.BaseDirectory, "Assets", "tiny-resnet.onnx");
-        return File.Exists(onnx) ? onnx : Path.Combine(TfJsReference.RepoRoot, "src", "LayerLens.Cli", "Assets", "tiny-resnet.onnx");
-    }
-
     static readonly string[] Ten = { "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine" };
 
     [Fact]
     public void Yaml_zoo_file_registers_an_onnx_model_with_preprocessing_and_inline_labels_that_classifies()
     {
-        File.Copy(TinyResnet(), Path.Combine(_dir, "mine.onnx"));
+        File.Copy(TestPaths.DemoModel, Path.Combine(_dir, "mine.onnx"));
         var sha = ModelZoo.Sha256Of(Path.Combine(_dir, "mine.onnx"));
         var file = Path.Combine(_dir, "zoo.yaml");
         File.WriteAllText(file, $"""
@@ -140,7 +134,7 @@ public class ZooFileTests : IDisposable
     [Fact]
     public async Task Url_source_is_downloaded_once_checked_and_afterwards_read_from_the_cache_only()
     {
-        var bytes = File.ReadAllBytes(TinyResnet());
+        var bytes = File.ReadAllBytes(TestPaths.DemoModel);
         var sha = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
